@@ -1,0 +1,128 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/paimeng/paimeng"
+)
+
+// statusOf maps an error code to its HTTP status.
+func statusOf(code string) int {
+	switch code {
+	case paimeng.EINVALID, paimeng.EBadOption, paimeng.EPromptTooLong, paimeng.ENoImage,
+		paimeng.EImageTooSmall, paimeng.EImageFormat, paimeng.EUnknownEngine:
+		return http.StatusBadRequest
+	case paimeng.EImageTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case paimeng.EInsufficient:
+		return http.StatusPaymentRequired
+	case paimeng.EUNAUTH:
+		return http.StatusUnauthorized
+	case paimeng.ENOTFOUND:
+		return http.StatusNotFound
+	case paimeng.ECONFLICT:
+		return http.StatusConflict
+	case paimeng.ETooManyJobs:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// texts returns the member-facing {zh, en} text for code.
+func texts(code string) (zh, en string, ok bool) {
+	switch code {
+	case paimeng.ECONFLICT:
+		return "操作冲突，请稍后重试。",
+			"That conflicts with another request. Please try again.", true
+	case paimeng.EINTERNAL:
+		return "服务出了点问题，请稍后再试。",
+			"Something went wrong on our side. Please try again later.", true
+	case paimeng.EINVALID:
+		return "请求无效，请检查后重试。",
+			"The request is not valid. Please check it and try again.", true
+	case paimeng.ENOTFOUND:
+		return "找不到这个任务。",
+			"That job was not found.", true
+	case paimeng.EUNAUTH:
+		return "请先登录或填写有效的 API 令牌。",
+			"Please sign in or enter a valid API token.", true
+	case paimeng.ENoImage:
+		return "请先选择一张图片。",
+			"Please choose an image first.", true
+	case paimeng.EImageTooLarge:
+		return "图片太大了（最大 20 MB、4000 万像素）。",
+			"The image is too large (max 20 MB, 40 megapixels).", true
+	case paimeng.EImageTooSmall:
+		return "图片太小了，每边至少 64 像素。",
+			"The image is too small; each side needs at least 64 pixels.", true
+	case paimeng.EImageFormat:
+		return "无法读取这张图片，请使用 JPEG、PNG 或 WebP。",
+			"The image could not be read. Please use JPEG, PNG or WebP.", true
+	case paimeng.EPromptTooLong:
+		return "描述太长了，最多 2500 字。",
+			"The prompt is too long (max 2500 characters).", true
+	case paimeng.EBadOption:
+		return "参数不正确：时长只能是 5 或 10 秒，种子须为整数。",
+			"Invalid option: length must be 5 or 10 seconds and the seed a whole number.", true
+	case paimeng.EInsufficient:
+		return "积分不足，请充值后再试。",
+			"Not enough credits. Please top up and try again.", true
+	case paimeng.ETooManyJobs:
+		return "你有太多任务在排队，请等它们完成后再提交。",
+			"You have too many jobs in progress. Please wait for them to finish.", true
+	case paimeng.EEngineFailed:
+		return "视频生成失败，积分已退回，请换张图片或描述再试。",
+			"The video could not be made; your credits were returned. Try another image or prompt.", true
+	case paimeng.EJobTimeout:
+		return "任务超时，积分已退回，请稍后再试。",
+			"The job took too long; your credits were returned. Please try again later.", true
+	case paimeng.EUnknownEngine:
+		return "没有这个生成引擎。",
+			"That engine does not exist.", true
+	}
+	return "", "", false
+}
+
+// messageFor returns the member-facing text for code in lang.
+func messageFor(code string, lang paimeng.Lang) string {
+	zh, en, ok := texts(code)
+	if !ok {
+		zh, en, _ = texts(paimeng.EINTERNAL)
+	}
+	if lang == paimeng.LangEN {
+		return en
+	}
+	return zh
+}
+
+type errorView struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type errorBody struct {
+	Error errorView `json:"error"`
+}
+
+// writeError answers with the code's status and member-facing text; the
+// internal detail only goes to the log.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, attrs ...any) {
+	code := paimeng.ErrorCode(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		code = paimeng.EImageTooLarge
+	}
+	status := statusOf(code)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "web request failed",
+		append(attrs, "method", r.Method, "path", r.URL.Path, "code", code, "status", status, "err", err)...)
+	if code == paimeng.EUNAUTH {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="paimeng"`)
+	}
+	writeJSON(w, status, errorBody{Error: errorView{Code: code, Message: messageFor(code, langOf(r))}})
+}

@@ -1,0 +1,191 @@
+package credits
+
+import (
+	"time"
+
+	"github.com/paimeng/paimeng"
+)
+
+// Row types mirror the tables in migrations/; the schema is owned by the
+// migrations, never by GORM.
+
+type accountRow struct {
+	ID        int64     `gorm:"column:id;primaryKey"`
+	Balance   int64     `gorm:"column:balance"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+	UpdatedAt time.Time `gorm:"column:updated_at"`
+}
+
+func (accountRow) TableName() string { return "accounts" }
+
+type identityRow struct {
+	Platform    string    `gorm:"column:platform;primaryKey"`
+	UserID      string    `gorm:"column:user_id;primaryKey"`
+	AccountID   int64     `gorm:"column:account_id"`
+	DisplayName string    `gorm:"column:display_name"`
+	CreatedAt   time.Time `gorm:"column:created_at"`
+}
+
+func (identityRow) TableName() string { return "identities" }
+
+// Hold states.
+const (
+	holdOpen     = "open"
+	holdCaptured = "captured"
+	holdReleased = "released"
+)
+
+type holdRow struct {
+	ID             int64      `gorm:"column:id;primaryKey"`
+	AccountID      int64      `gorm:"column:account_id"`
+	JobID          string     `gorm:"column:job_id"`
+	Amount         int64      `gorm:"column:amount"`
+	Status         string     `gorm:"column:status"`
+	IdempotencyKey string     `gorm:"column:idempotency_key"`
+	CreatedAt      time.Time  `gorm:"column:created_at"`
+	ResolvedAt     *time.Time `gorm:"column:resolved_at"`
+}
+
+func (holdRow) TableName() string { return "holds" }
+
+type jobRow struct {
+	ID             string     `gorm:"column:id;primaryKey"`
+	AccountID      int64      `gorm:"column:account_id"`
+	Platform       string     `gorm:"column:platform"`
+	UserID         string     `gorm:"column:user_id"`
+	Lang           string     `gorm:"column:lang"`
+	Status         string     `gorm:"column:status"`
+	Prompt         string     `gorm:"column:prompt"`
+	Seconds        int        `gorm:"column:seconds"`
+	Seed           int64      `gorm:"column:seed"`
+	Engine         string     `gorm:"column:engine"`
+	Price          int64      `gorm:"column:price"`
+	HoldID         int64      `gorm:"column:hold_id"`
+	ImageKey       string     `gorm:"column:image_key"`
+	VideoKey       string     `gorm:"column:video_key"`
+	PosterKey      string     `gorm:"column:poster_key"`
+	ErrorCode      string     `gorm:"column:error_code"`
+	ErrorDetail    string     `gorm:"column:error_detail"`
+	Reply          []byte     `gorm:"column:reply"`
+	IdempotencyKey string     `gorm:"column:idempotency_key"`
+	CreatedAt      time.Time  `gorm:"column:created_at"`
+	StartedAt      *time.Time `gorm:"column:started_at"`
+	FinishedAt     *time.Time `gorm:"column:finished_at"`
+	DeliveredAt    *time.Time `gorm:"column:delivered_at"`
+}
+
+func (jobRow) TableName() string { return "jobs" }
+
+// Ledger entry kinds.
+const (
+	KindSignup  = "signup"
+	KindGrant   = "grant"
+	KindAdjust  = "adjust"
+	KindHold    = "hold"
+	KindCapture = "capture"
+	KindRelease = "release"
+)
+
+type ledgerRow struct {
+	ID             int64     `gorm:"column:id;primaryKey"`
+	AccountID      int64     `gorm:"column:account_id"`
+	Kind           string    `gorm:"column:kind"`
+	Amount         int64     `gorm:"column:amount"`
+	BalanceAfter   int64     `gorm:"column:balance_after"`
+	Reason         string    `gorm:"column:reason"`
+	Actor          string    `gorm:"column:actor"`
+	JobID          *string   `gorm:"column:job_id"`
+	HoldID         *int64    `gorm:"column:hold_id"`
+	IdempotencyKey *string   `gorm:"column:idempotency_key"`
+	CreatedAt      time.Time `gorm:"column:created_at"`
+}
+
+func (ledgerRow) TableName() string { return "ledger_entries" }
+
+type tokenRow struct {
+	ID         int64      `gorm:"column:id;primaryKey"`
+	TokenHash  string     `gorm:"column:token_hash"`
+	Platform   string     `gorm:"column:platform"`
+	UserID     string     `gorm:"column:user_id"`
+	Name       string     `gorm:"column:name"`
+	CreatedAt  time.Time  `gorm:"column:created_at"`
+	LastUsedAt *time.Time `gorm:"column:last_used_at"`
+}
+
+func (tokenRow) TableName() string { return "api_tokens" }
+
+func toAccount(r *accountRow) *paimeng.Account {
+	return &paimeng.Account{ID: r.ID, Balance: r.Balance, CreatedAt: r.CreatedAt.UTC()}
+}
+
+func toJob(r *jobRow) *paimeng.Job {
+	return &paimeng.Job{
+		ID:          r.ID,
+		AccountID:   r.AccountID,
+		Identity:    paimeng.Identity{Platform: paimeng.Platform(r.Platform), UserID: r.UserID},
+		Lang:        paimeng.Lang(r.Lang),
+		Status:      paimeng.JobStatus(r.Status),
+		Prompt:      r.Prompt,
+		Seconds:     r.Seconds,
+		Seed:        r.Seed,
+		Engine:      r.Engine,
+		Price:       r.Price,
+		HoldID:      r.HoldID,
+		ImageKey:    r.ImageKey,
+		VideoKey:    r.VideoKey,
+		PosterKey:   r.PosterKey,
+		ErrorCode:   r.ErrorCode,
+		ErrorDetail: r.ErrorDetail,
+		Reply:       r.Reply,
+		CreatedAt:   r.CreatedAt.UTC(),
+		StartedAt:   utcPtr(r.StartedAt),
+		FinishedAt:  utcPtr(r.FinishedAt),
+		DeliveredAt: utcPtr(r.DeliveredAt),
+	}
+}
+
+func toJobs(rows []jobRow) []*paimeng.Job {
+	out := make([]*paimeng.Job, len(rows))
+	for i := range rows {
+		out[i] = toJob(&rows[i])
+	}
+	return out
+}
+
+func fromJob(j *paimeng.Job, idemKey string) *jobRow {
+	return &jobRow{
+		ID:             j.ID,
+		AccountID:      j.AccountID,
+		Platform:       string(j.Identity.Platform),
+		UserID:         j.Identity.UserID,
+		Lang:           string(j.Lang),
+		Status:         string(j.Status),
+		Prompt:         j.Prompt,
+		Seconds:        j.Seconds,
+		Seed:           j.Seed,
+		Engine:         j.Engine,
+		Price:          j.Price,
+		HoldID:         j.HoldID,
+		ImageKey:       j.ImageKey,
+		VideoKey:       j.VideoKey,
+		PosterKey:      j.PosterKey,
+		ErrorCode:      j.ErrorCode,
+		ErrorDetail:    j.ErrorDetail,
+		Reply:          j.Reply,
+		IdempotencyKey: idemKey,
+		CreatedAt:      j.CreatedAt,
+		StartedAt:      j.StartedAt,
+		FinishedAt:     j.FinishedAt,
+		DeliveredAt:    j.DeliveredAt,
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,95 @@
+package migrations_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/glebarez/go-sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/paimeng/paimeng/credits/credittest"
+	"github.com/paimeng/paimeng/migrations"
+)
+
+func TestDialectsHaveSameMigrations(t *testing.T) {
+	pg, err := fs.Glob(migrations.FS, "postgres/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite, err := fs.Glob(migrations.FS, "sqlite/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pg) == 0 || len(pg) != len(lite) {
+		t.Fatalf("postgres %v, sqlite %v", pg, lite)
+	}
+	for i := range pg {
+		if strings.TrimPrefix(pg[i], "postgres/") != strings.TrimPrefix(lite[i], "sqlite/") {
+			t.Fatalf("%s has no twin (%s)", pg[i], lite[i])
+		}
+	}
+	if _, err := migrations.Provider(nil, "mysql"); err == nil {
+		t.Fatal("unknown dialect accepted")
+	}
+}
+
+func TestUpDownUp(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range []string{migrations.DialectSQLite, migrations.DialectPostgres} {
+		t.Run(d, func(t *testing.T) {
+			driver, dsn := "pgx", credittest.DSN(t, d)
+			if d == migrations.DialectSQLite {
+				if err := os.MkdirAll(filepath.Dir(dsn), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				driver, dsn = "sqlite", dsn+"?_pragma=foreign_keys(1)"
+			}
+			db, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			count := func() int {
+				var n int
+				q := "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('accounts','identities','holds','jobs','ledger_entries','api_tokens')"
+				if d == migrations.DialectSQLite {
+					q = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('accounts','identities','holds','jobs','ledger_entries','api_tokens')"
+				}
+				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			for i := range 2 {
+				if err := migrations.Up(ctx, db, d); err != nil {
+					t.Fatalf("up %d: %v", i, err)
+				}
+				if n := count(); n != 6 {
+					t.Fatalf("after up: %d tables", n)
+				}
+				var buf bytes.Buffer
+				if err := migrations.Status(ctx, db, d, &buf); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(buf.String(), "applied") || !strings.Contains(buf.String(), "00001_init.sql") {
+					t.Fatalf("status:\n%s", buf.String())
+				}
+				if err := migrations.Down(ctx, db, d); err != nil {
+					t.Fatalf("down %d: %v", i, err)
+				}
+				if n := count(); n != 0 {
+					t.Fatalf("after down: %d tables", n)
+				}
+			}
+			if err := migrations.Up(ctx, db, d); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
