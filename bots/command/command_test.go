@@ -1,0 +1,254 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/paimeng/paimeng"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Command
+	}{
+		{"/gen 镜头缓慢推近 --seconds 10 --seed 42", Command{Name: Gen, Args: "镜头缓慢推近 --seconds 10 --seed 42", Prompt: "镜头缓慢推近", Seconds: 10, Seed: 42}},
+		{"/gen@MyBot prompt", Command{Name: Gen, Bot: "MyBot", Args: "prompt", Prompt: "prompt"}},
+		{"/GEN push in", Command{Name: Gen, Args: "push in", Prompt: "push in"}},
+		{"/gen", Command{Name: Gen}},
+		{"  /gen\n推近", Command{Name: Gen, Args: "推近", Prompt: "推近"}},
+		{"/gen push in --seconds=5 seed:7", Command{Name: Gen, Args: "push in --seconds=5 seed:7", Prompt: "push in", Seconds: 5, Seed: 7}},
+		{"/gen seconds:10 后拉 seed：9", Command{Name: Gen, Args: "seconds:10 后拉 seed：9", Prompt: "后拉", Seconds: 10, Seed: 9}},
+		{"/gen 推近 时长:10 种子:3", Command{Name: Gen, Args: "推近 时长:10 种子:3", Prompt: "推近", Seconds: 10, Seed: 3}},
+		{"/gen pan left —seconds 10", Command{Name: Gen, Args: "pan left —seconds 10", Prompt: "pan left", Seconds: 10}},
+		{"/gen 10s: --seconds 10s", Command{Name: Gen, Args: "10s: --seconds 10s", Prompt: "10s:", Seconds: 10}},
+		{"/gen 镜头——推近 note:slow", Command{Name: Gen, Args: "镜头——推近 note:slow", Prompt: "镜头——推近 note:slow"}},
+		{"/gen -- x", Command{Name: Gen, Args: "-- x", Prompt: "-- x"}},
+		{"/balance", Command{Name: Balance}},
+		{"/help", Command{Name: Help}},
+		{"/start@MyBot payload", Command{Name: Start, Bot: "MyBot", Args: "payload"}},
+		{"/other x", Command{Name: "other", Args: "x"}},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.in, err)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("Parse(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	long := "/gen " + strings.Repeat("推", paimeng.MaxPromptRunes+1)
+	tests := []struct {
+		in   string
+		code string
+	}{
+		{"hello", paimeng.EINVALID},
+		{"", paimeng.EINVALID},
+		{"/", paimeng.EINVALID},
+		{"/@bot", paimeng.EINVALID},
+		{"/gen x --seconds 7", paimeng.EBadOption},
+		{"/gen x --seconds", paimeng.EBadOption},
+		{"/gen x --seed -1", paimeng.EBadOption},
+		{"/gen x --seed abc", paimeng.EBadOption},
+		{"/gen x seconds:3", paimeng.EBadOption},
+		{"/gen x --x 1", paimeng.EBadOption},
+		{"/gen x --fast", paimeng.EBadOption},
+		{long, paimeng.EPromptTooLong},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.in)
+		if got := paimeng.ErrorCode(err); got != tt.code {
+			t.Errorf("Parse(%.40q) code = %q, want %q (err %v)", tt.in, got, tt.code, err)
+		}
+	}
+	// The addressee survives an error.
+	c, err := Parse("/gen@OtherBot x --bogus 1")
+	if err == nil || c.Name != Gen || c.Bot != "OtherBot" {
+		t.Errorf("Parse with bad option = %+v, %v", c, err)
+	}
+	// Exactly the limit is fine.
+	if _, err := Parse("/gen " + strings.Repeat("推", paimeng.MaxPromptRunes)); err != nil {
+		t.Errorf("prompt at limit: %v", err)
+	}
+}
+
+func TestKnown(t *testing.T) {
+	for _, n := range []string{Gen, Balance, Help, Start} {
+		if !(Command{Name: n}).Known() {
+			t.Errorf("%s not known", n)
+		}
+	}
+	if (Command{Name: "foo"}).Known() {
+		t.Error("foo known")
+	}
+}
+
+func TestErrorTextEveryCode(t *testing.T) {
+	codes := []string{
+		paimeng.ECONFLICT, paimeng.EINTERNAL, paimeng.EINVALID, paimeng.ENOTFOUND, paimeng.EUNAUTH,
+		paimeng.ENoImage, paimeng.EImageTooLarge, paimeng.EImageTooSmall, paimeng.EImageFormat,
+		paimeng.EPromptTooLong, paimeng.EBadOption, paimeng.EInsufficient, paimeng.ETooManyJobs,
+		paimeng.EEngineFailed, paimeng.EJobTimeout, paimeng.EUnknownEngine, "something_new",
+	}
+	for _, code := range codes {
+		err := fmt.Errorf("wrapped: %w", paimeng.Errorf(code, "secret operator detail"))
+		zh, en := ErrorText(paimeng.LangZH, err), ErrorText(paimeng.LangEN, err)
+		if zh == "" || en == "" || zh == en {
+			t.Errorf("%s: zh %q en %q", code, zh, en)
+		}
+		if strings.Contains(zh+en, "secret") || strings.Contains(zh+en, "paimeng error") {
+			t.Errorf("%s: raw error leaked: %q / %q", code, zh, en)
+		}
+		if !strings.Contains(zh, "未扣除积分") || !strings.Contains(en, "Nothing was charged") {
+			t.Errorf("%s: missing no-charge wording: %q / %q", code, zh, en)
+		}
+		if !hasHan(zh) || hasHan(en) {
+			t.Errorf("%s: wrong language: %q / %q", code, zh, en)
+		}
+		if CodeText(paimeng.LangEN, code) != en {
+			t.Errorf("%s: CodeText differs from ErrorText", code)
+		}
+	}
+	// Member-fixable codes each have their own text.
+	seen := map[string]string{}
+	for _, code := range codes[5:16] {
+		en := CodeText(paimeng.LangEN, code)
+		if prev, ok := seen[en]; ok {
+			t.Errorf("%s and %s share text %q", code, prev, en)
+		}
+		seen[en] = code
+	}
+	if got := ErrorText(paimeng.LangEN, errors.New("dial tcp: refused")); got != CodeText(paimeng.LangEN, paimeng.EINTERNAL) {
+		t.Errorf("plain error text = %q", got)
+	}
+	if !strings.Contains(CodeText(paimeng.LangEN, paimeng.EImageTooLarge), "20 MB") {
+		t.Errorf("too large text lacks limit: %q", CodeText(paimeng.LangEN, paimeng.EImageTooLarge))
+	}
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if r >= 0x4e00 && r <= 0x9fff {
+			return true
+		}
+	}
+	return false
+}
+
+func TestHelp(t *testing.T) {
+	zh, en := Message(paimeng.LangZH, KeyHelp), Message(paimeng.LangEN, KeyHelp)
+	for _, w := range []string{"/gen", "图片", "推近", "后拉", "左移", "右移", "晃动", "不动", "暗转", "/balance", "/help", "--seconds", "--seed"} {
+		if !strings.Contains(zh, w) {
+			t.Errorf("zh help lacks %q", w)
+		}
+	}
+	for _, w := range []string{"/gen", "image", "push in", "pull back", "pan left", "pan right", "shake", "static", "fade", "/balance", "/help", "--seconds", "--seed"} {
+		if !strings.Contains(en, w) {
+			t.Errorf("en help lacks %q", w)
+		}
+	}
+	if Message("", KeyHelp) != zh || Message("fr", KeyHelp) != zh {
+		t.Error("unknown language should fall back to Chinese")
+	}
+}
+
+func TestMessages(t *testing.T) {
+	if got := Message(paimeng.LangEN, KeyBalance, int64(120)); got != "Your credit balance: 120" {
+		t.Errorf("balance = %q", got)
+	}
+	if got := Message(paimeng.LangZH, KeyBalance, int64(120)); !strings.Contains(got, "120") || !hasHan(got) {
+		t.Errorf("balance zh = %q", got)
+	}
+	if got := Message(paimeng.LangEN, "no_such_key"); got != "no_such_key" {
+		t.Errorf("unknown key = %q", got)
+	}
+	for _, k := range []string{KeyHint, KeyCanceled, KeyDefaultPrompt, KeyStageRender, KeyStageEncode, KeyStageUpload} {
+		zh, en := Message(paimeng.LangZH, k), Message(paimeng.LangEN, k)
+		if zh == k || en == k || zh == en {
+			t.Errorf("%s: %q / %q", k, zh, en)
+		}
+	}
+	for _, k := range []string{KeyDone, KeyFailed} {
+		if got := Message(paimeng.LangEN, k, "ab12"); !strings.Contains(got, "#ab12") || strings.Contains(got, "%!") {
+			t.Errorf("%s = %q", k, got)
+		}
+	}
+	if got := Message(paimeng.LangEN, KeyFailed, "x"); !strings.Contains(got, "nothing was charged") {
+		t.Errorf("failed = %q", got)
+	}
+}
+
+func TestQueuedText(t *testing.T) {
+	if got := QueuedText(paimeng.LangEN, "j1", 3); !strings.Contains(got, "#j1") || !strings.Contains(got, "position 3") {
+		t.Errorf("queued = %q", got)
+	}
+	if got := QueuedText(paimeng.LangZH, "j1", 3); !strings.Contains(got, "#j1") || !strings.Contains(got, "3 个") {
+		t.Errorf("queued zh = %q", got)
+	}
+	if got := QueuedText(paimeng.LangEN, "j1", 0); !strings.Contains(got, "started") {
+		t.Errorf("started = %q", got)
+	}
+	if got := QueuedText(paimeng.LangEN, "j1", -1); !strings.Contains(got, "#j1") || strings.Contains(got, "position") {
+		t.Errorf("no position = %q", got)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	tests := []struct {
+		f    float64
+		want string
+	}{
+		{0.4, "▓▓▓▓░░░░░░ 40%"},
+		{0, "░░░░░░░░░░ 0%"},
+		{1, "▓▓▓▓▓▓▓▓▓▓ 100%"},
+		{0.999, "▓▓▓▓▓▓▓▓▓░ 99%"},
+		{-3, "░░░░░░░░░░ 0%"},
+		{7, "▓▓▓▓▓▓▓▓▓▓ 100%"},
+	}
+	for _, tt := range tests {
+		if got := ProgressBar(tt.f, 10); got != tt.want {
+			t.Errorf("ProgressBar(%v) = %q, want %q", tt.f, got, tt.want)
+		}
+	}
+	if got := ProgressBar(0.5, 0); got != "▓▓▓▓▓░░░░░ 50%" {
+		t.Errorf("default width = %q", got)
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	got := ProgressText(paimeng.LangEN, "j9", paimeng.Progress{JobID: "j9", Stage: "render", Done: 48, Total: 120})
+	if got != "⏳ Job #j9 rendering\n▓▓▓▓░░░░░░ 40%" {
+		t.Errorf("progress en = %q", got)
+	}
+	got = ProgressText(paimeng.LangZH, "j9", paimeng.Progress{Stage: "encode", Done: 1, Total: 2})
+	if got != "⏳ 任务 #j9 编码中\n▓▓▓▓▓░░░░░ 50%" {
+		t.Errorf("progress zh = %q", got)
+	}
+}
+
+func TestDoneCaption(t *testing.T) {
+	got := DoneCaption(paimeng.LangEN, "slow push in", 42, 80)
+	if got != "🎬 slow push in\nSeed: 42 · Credits left: 80" {
+		t.Errorf("caption = %q", got)
+	}
+	got = DoneCaption(paimeng.LangZH, "镜头缓慢推近", 42, 80)
+	for _, w := range []string{"镜头缓慢推近", "42", "80", "剩余积分"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("zh caption %q lacks %q", got, w)
+		}
+	}
+	if got := DoneCaption(paimeng.LangEN, "", 1, -1); got != "🎬 (default camera move)\nSeed: 1" {
+		t.Errorf("no balance caption = %q", got)
+	}
+	long := DoneCaption(paimeng.LangZH, strings.Repeat("推", paimeng.MaxPromptRunes), 1, 1)
+	if n := len([]rune(long)); n > CaptionPromptRunes+40 || !strings.Contains(long, "…") {
+		t.Errorf("long caption has %d runes", n)
+	}
+}

@@ -1,0 +1,234 @@
+package command
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/paimeng/paimeng"
+)
+
+// Message keys for Message.
+const (
+	KeyHelp           = "help"            // no args
+	KeyHint           = "hint"            // no args: an image arrived without /gen
+	KeyBalance        = "balance"         // balance int64
+	KeyQueued         = "queued"          // job id string, position int
+	KeyQueuedNoPos    = "queued_nopos"    // job id string
+	KeyStarted        = "started"         // job id string
+	KeyProgress       = "progress"        // job id string, stage string, bar string
+	KeyDone           = "done"            // job id string
+	KeyFailed         = "failed"          // job id string
+	KeyCanceled       = "canceled"        // no args
+	KeyCaption        = "caption"         // prompt string, seed int64, balance int64
+	KeyCaptionNoCount = "caption_nocount" // prompt string, seed int64
+	KeyDefaultPrompt  = "default_prompt"  // no args
+	KeyStageRender    = "stage_render"    // no args
+	KeyStageEncode    = "stage_encode"    // no args
+	KeyStageUpload    = "stage_upload"    // no args
+)
+
+// CaptionPromptRunes is how much of a prompt a done caption quotes.
+const CaptionPromptRunes = 300
+
+// Message returns the text for key in lang (Chinese unless lang is
+// English), formatted with args. An unknown key is returned as is.
+func Message(lang paimeng.Lang, key string, args ...any) string {
+	zh, en := catalog(key)
+	if zh == "" {
+		return key
+	}
+	s := zh
+	if lang == paimeng.LangEN {
+		s = en
+	}
+	if len(args) > 0 {
+		s = fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+func catalog(key string) (zh, en string) {
+	switch key {
+	case KeyHelp:
+		return helpZH, helpEN
+	case KeyHint:
+		return "想把这张图变成视频？发送图片时在说明里写 /gen 加镜头描述，例如：/gen 镜头缓慢推近。发送 /help 查看用法。",
+			"Want a video of this picture? Send the image with the caption /gen and a camera move, e.g. /gen slow push in. Send /help for more."
+	case KeyBalance:
+		return "你的积分余额：%d", "Your credit balance: %d"
+	case KeyQueued:
+		return "✅ 已收到，任务 #%s 正在排队，前面还有 %d 个（含本任务）。完成后会把视频发给你。",
+			"✅ Got it. Job #%s is queued at position %d. The video will be sent here when it is ready."
+	case KeyQueuedNoPos:
+		return "✅ 已收到，任务 #%s 正在排队。完成后会把视频发给你。",
+			"✅ Got it. Job #%s is queued. The video will be sent here when it is ready."
+	case KeyStarted:
+		return "✅ 已收到，任务 #%s 已开始生成。", "✅ Got it. Job #%s has started."
+	case KeyProgress:
+		return "⏳ 任务 #%s %s中\n%s", "⏳ Job #%s %s\n%s"
+	case KeyDone:
+		return "✅ 任务 #%s 已完成。", "✅ Job #%s is done."
+	case KeyFailed:
+		return "❌ 任务 #%s 未能完成，本次未扣除积分。", "❌ Job #%s could not be finished; nothing was charged."
+	case KeyCanceled:
+		return "任务已取消，本次未扣除积分。", "The job was canceled; nothing was charged."
+	case KeyCaption:
+		return "🎬 %s\n种子：%d · 剩余积分：%d", "🎬 %s\nSeed: %d · Credits left: %d"
+	case KeyCaptionNoCount:
+		return "🎬 %s\n种子：%d", "🎬 %s\nSeed: %d"
+	case KeyDefaultPrompt:
+		return "（默认镜头）", "(default camera move)"
+	case KeyStageRender:
+		return "渲染", "rendering"
+	case KeyStageEncode:
+		return "编码", "encoding"
+	case KeyStageUpload:
+		return "上传", "uploading"
+	}
+	return "", ""
+}
+
+const helpZH = `把一张图片变成几秒钟的短视频 🎬
+
+用法：发送一张图片，并在图片说明里写
+/gen 镜头缓慢推近
+也可以回复一张图片发送 /gen 加描述。
+
+镜头词：推近、后拉、左移、右移、晃动、不动、暗转，可以组合，例如“先推近再暗转”。不写描述时使用默认镜头。
+选项：--seconds 5 或 10（视频时长，默认 5）；--seed 42（固定随机数，相同输入得到相同视频）。
+
+/balance 查看积分余额
+/help 显示本帮助
+
+每次生成按时长扣积分，生成失败不扣费。`
+
+const helpEN = `Turn a picture into a short video clip 🎬
+
+Usage: send an image with the caption
+/gen slow push in
+or reply to an image with /gen and a description.
+
+Camera words: push in, pull back, pan left, pan right, shake, static, fade (Chinese works too: 推近, 后拉, 左移, 右移, 晃动, 不动, 暗转). Combine them, e.g. "push in then fade". Without a description a default move is used.
+Options: --seconds 5 or 10 (clip length, default 5); --seed 42 (fixes randomness: same input, same video).
+
+/balance shows your credit balance
+/help shows this help
+
+Each video costs credits by length; nothing is charged when generation fails.`
+
+// ErrorText returns member-facing text for err in lang: one clear sentence
+// per error code, never the raw error.
+func ErrorText(lang paimeng.Lang, err error) string {
+	return CodeText(lang, paimeng.ErrorCode(err))
+}
+
+// CodeText returns member-facing text for an error code (as stored in
+// Job.ErrorCode). Unknown and internal codes get a generic apology.
+func CodeText(lang paimeng.Lang, code string) string {
+	zh, en := codeCatalog(code)
+	if lang == paimeng.LangEN {
+		return en
+	}
+	return zh
+}
+
+func codeCatalog(code string) (zh, en string) {
+	switch code {
+	case paimeng.ENoImage:
+		return "请附上一张图片：发送图片时在说明里写 /gen，或回复一张图片发送 /gen。本次未扣除积分。",
+			"Please include an image: send a picture with the caption /gen, or reply to a picture with /gen. Nothing was charged."
+	case paimeng.EImageTooLarge:
+		return fmt.Sprintf("图片太大了（最大 %d MB，%d 万像素），请压缩后再试。本次未扣除积分。", paimeng.MaxImageBytes>>20, paimeng.MaxImagePixels/10000),
+			fmt.Sprintf("That image is too large (max %d MB and %d megapixels). Please send a smaller one. Nothing was charged.", paimeng.MaxImageBytes>>20, paimeng.MaxImagePixels/1_000_000)
+	case paimeng.EImageTooSmall:
+		return fmt.Sprintf("图片太小了，宽和高都至少需要 %d 像素。本次未扣除积分。", paimeng.MinImageSide),
+			fmt.Sprintf("That image is too small; both sides must be at least %d pixels. Nothing was charged.", paimeng.MinImageSide)
+	case paimeng.EImageFormat:
+		return "无法读取这张图片，请发送 JPEG、PNG 或 WebP 格式的图片。本次未扣除积分。",
+			"That image could not be read. Please send a JPEG, PNG or WebP picture. Nothing was charged."
+	case paimeng.EPromptTooLong:
+		return fmt.Sprintf("描述太长了，最多 %d 个字，请精简后再试。本次未扣除积分。", paimeng.MaxPromptRunes),
+			fmt.Sprintf("The description is too long (max %d characters). Please shorten it. Nothing was charged.", paimeng.MaxPromptRunes)
+	case paimeng.EBadOption:
+		return "选项有误：--seconds 只能是 5 或 10，--seed 是非负整数，其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
+			"Bad option: --seconds must be 5 or 10, --seed a non-negative number; other options are not known. Send /help for usage. Nothing was charged."
+	case paimeng.EInsufficient:
+		return "积分不足，无法生成这个视频。发送 /balance 查看余额。本次未扣除积分。",
+			"Not enough credits for this video. Send /balance to see your balance. Nothing was charged."
+	case paimeng.ETooManyJobs:
+		return "你已经有任务在排队了，请等它完成后再发。本次未扣除积分。",
+			"You already have jobs waiting. Please wait for them to finish first. Nothing was charged."
+	case paimeng.EEngineFailed:
+		return "视频生成失败了，请换一张图片或稍后再试。本次未扣除积分。",
+			"The video could not be made. Please try another image or try again later. Nothing was charged."
+	case paimeng.EJobTimeout:
+		return "生成超时了，请稍后再试。本次未扣除积分。",
+			"The video took too long to make. Please try again later. Nothing was charged."
+	case paimeng.EUnknownEngine:
+		return "所选的生成引擎不可用，请不带引擎选项重试。本次未扣除积分。",
+			"The chosen engine is not available. Please try again without choosing one. Nothing was charged."
+	case paimeng.EUNAUTH:
+		return "暂时无法为你处理这个请求。本次未扣除积分。",
+			"This request cannot be handled for you right now. Nothing was charged."
+	}
+	// EINTERNAL, EINVALID, ENOTFOUND, ECONFLICT and anything unknown.
+	return "出了点问题，请稍后再试。本次未扣除积分。",
+		"Something went wrong on our side. Please try again later. Nothing was charged."
+}
+
+// QueuedText is the acknowledgement of a new job at queue position pos
+// (0: already started; negative: position unknown).
+func QueuedText(lang paimeng.Lang, jobID string, pos int) string {
+	switch {
+	case pos > 0:
+		return Message(lang, KeyQueued, jobID, pos)
+	case pos == 0:
+		return Message(lang, KeyStarted, jobID)
+	}
+	return Message(lang, KeyQueuedNoPos, jobID)
+}
+
+// ProgressBar renders a fraction in [0, 1] as cells and a percentage, e.g.
+// "▓▓▓▓░░░░░░ 40%".
+func ProgressBar(fraction float64, width int) string {
+	if width <= 0 {
+		width = 10
+	}
+	if !(fraction >= 0) { // also NaN
+		fraction = 0
+	}
+	if fraction > 1 {
+		fraction = 1
+	}
+	full := int(fraction * float64(width))
+	return strings.Repeat("▓", full) + strings.Repeat("░", width-full) + fmt.Sprintf(" %d%%", int(fraction*100))
+}
+
+// ProgressText is the status line of a running job.
+func ProgressText(lang paimeng.Lang, jobID string, p paimeng.Progress) string {
+	stage := KeyStageRender
+	switch p.Stage {
+	case "encode":
+		stage = KeyStageEncode
+	case "upload":
+		stage = KeyStageUpload
+	}
+	return Message(lang, KeyProgress, jobID, Message(lang, stage), ProgressBar(p.Fraction(), 10))
+}
+
+// DoneCaption is the caption of a delivered video: the prompt (shortened to
+// CaptionPromptRunes), the seed and, when balance is not negative, the
+// credits left.
+func DoneCaption(lang paimeng.Lang, prompt string, seed, balance int64) string {
+	prompt = strings.TrimSpace(prompt)
+	if prompt == "" {
+		prompt = Message(lang, KeyDefaultPrompt)
+	} else if utf8.RuneCountInString(prompt) > CaptionPromptRunes {
+		prompt = string([]rune(prompt)[:CaptionPromptRunes-1]) + "…"
+	}
+	if balance < 0 {
+		return Message(lang, KeyCaptionNoCount, prompt, seed)
+	}
+	return Message(lang, KeyCaption, prompt, seed, balance)
+}
