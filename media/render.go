@@ -1,0 +1,145 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/paimeng/paimeng"
+)
+
+// Output file names inside RenderInput.OutDir.
+const (
+	VideoFile  = "video.mp4"
+	PosterFile = "poster.jpg"
+)
+
+// Renderer implements paimeng.Renderer over a set of engines: decode the
+// still with limits, run the chosen engine straight into ffmpeg, and write
+// video.mp4 and poster.jpg (the middle frame).
+type Renderer struct {
+	engines map[string]paimeng.Engine
+	def     string
+	opt     EncodeOptions
+}
+
+var _ paimeng.Renderer = (*Renderer)(nil)
+
+// NewRenderer returns a Renderer; defaultEngine is used when a job names none.
+func NewRenderer(engines map[string]paimeng.Engine, defaultEngine string, opt EncodeOptions) *Renderer {
+	m := make(map[string]paimeng.Engine, len(engines))
+	for k, v := range engines {
+		m[k] = v
+	}
+	return &Renderer{engines: m, def: defaultEngine, opt: opt}
+}
+
+// Render implements paimeng.Renderer. Progress reports Stage "render" with
+// frames done, then Stage "encode" while ffmpeg finishes.
+func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p paimeng.Progress)) (*paimeng.Rendered, error) {
+	if progress == nil {
+		progress = func(paimeng.Progress) {}
+	}
+	img, _, err := DecodeImage(in.Image)
+	if err != nil {
+		return nil, err
+	}
+	name := in.Engine
+	if name == "" {
+		name = r.def
+	}
+	eng, ok := r.engines[name]
+	if !ok {
+		return nil, paimeng.Errorf(paimeng.EUnknownEngine, "media: unknown engine %q", name)
+	}
+	gi := &paimeng.GenInput{Image: img, Prompt: in.Prompt, Seconds: in.Seconds, Seed: in.Seed}
+	spec, err := eng.Plan(gi)
+	if err != nil {
+		return nil, engineErr(name, "plan", err)
+	}
+	if err := checkSpec(spec); err != nil {
+		return nil, engineErr(name, "plan", err)
+	}
+	if err := os.MkdirAll(in.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("media: output dir: %w", err)
+	}
+	videoPath := filepath.Join(in.OutDir, VideoFile)
+	posterPath := filepath.Join(in.OutDir, PosterFile)
+
+	encCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	enc, err := NewEncoder(encCtx, spec, videoPath, r.opt)
+	if err != nil {
+		return nil, err
+	}
+	sink := &posterSink{enc: enc, want: spec.Frames / 2}
+	progress(paimeng.Progress{Stage: "render", Done: 0, Total: spec.Frames})
+	err = eng.Generate(ctx, gi, sink, func(done, total int) {
+		progress(paimeng.Progress{Stage: "render", Done: done, Total: total})
+	})
+	if err == nil && enc.Frames() != spec.Frames {
+		err = fmt.Errorf("media: engine wrote %d frames, planned %d", enc.Frames(), spec.Frames)
+	}
+	if err != nil {
+		enc.Abort()
+		os.Remove(videoPath)
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return nil, fmt.Errorf("media: render canceled: %w", err)
+		}
+		return nil, engineErr(name, "generate", err)
+	}
+	progress(paimeng.Progress{Stage: "encode", Done: 0, Total: 1})
+	if err := enc.Close(); err != nil {
+		os.Remove(videoPath)
+		return nil, err
+	}
+	progress(paimeng.Progress{Stage: "encode", Done: 1, Total: 1})
+	if err := Poster(posterPath, sink.poster, spec); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(videoPath)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	return &paimeng.Rendered{
+		VideoPath:  videoPath,
+		PosterPath: posterPath,
+		Width:      spec.Width,
+		Height:     spec.Height,
+		Frames:     spec.Frames,
+		Seconds:    float64(spec.Frames) / float64(spec.FPS),
+		Bytes:      st.Size(),
+	}, nil
+}
+
+// RenderInput is paimeng.RenderInput, aliased for callers of this package.
+type RenderInput = paimeng.RenderInput
+
+// engineErr keeps an engine's own error code and marks anything else as an
+// engine failure.
+func engineErr(name, stage string, err error) error {
+	var pe *paimeng.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("media: engine %s %s: %w", name, stage, err)
+	}
+	return fmt.Errorf("media: engine %s %s: %w", name, stage,
+		errors.Join(paimeng.Errorf(paimeng.EEngineFailed, "engine %s failed", name), err))
+}
+
+// posterSink passes frames to the encoder and keeps a copy of one of them.
+type posterSink struct {
+	enc    *Encoder
+	want   int
+	n      int
+	poster []byte
+}
+
+func (s *posterSink) WriteFrame(f []byte) error {
+	if s.n == s.want || (s.poster == nil && s.n == 0) {
+		s.poster = append(s.poster[:0], f...)
+	}
+	s.n++
+	return s.enc.WriteFrame(f)
+}
