@@ -74,6 +74,8 @@ func NewEncoder(ctx context.Context, spec paimeng.VideoSpec, outPath string, opt
 	}
 	args = append(args,
 		"-c:v", "libx264", "-preset", opt.Preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
+		// CABAC and 8x8 transforms keep the stream High profile on every preset.
+		"-x264-params", "cabac=1:8x8dct=1",
 		"-crf", strconv.Itoa(opt.CRF),
 		"-maxrate", fmt.Sprintf("%dk", opt.MaxRate), "-bufsize", fmt.Sprintf("%dk", 2*opt.MaxRate),
 		"-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/blob"
+	"github.com/paimeng/paimeng/bots/telegram"
+	"github.com/paimeng/paimeng/bots/web"
+	"github.com/paimeng/paimeng/credits"
+	"github.com/paimeng/paimeng/inference"
+	"github.com/paimeng/paimeng/media"
+	"github.com/paimeng/paimeng/queue"
+)
+
+// Roles says which halves of the service a process runs.
+type Roles struct {
+	Frontend   bool // HTTP, bots, finished events, reconciler; needs the database
+	Worker     bool // engines; needs Redis and the blob store only
+	Playground bool // issue a local web user through a cookie
+}
+
+// App is one running paimeng process. Tests boot the real thing with
+// HTTPAddr ":0" and read Addr.
+type App struct {
+	cfg   *Config
+	roles Roles
+	log   *slog.Logger
+
+	mini      *miniredis.Miniredis
+	redisOpt  asynq.RedisConnOpt
+	rdb       redis.UniversalClient
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	blobs     *blob.Dir
+
+	Store     *credits.Store
+	Submitter *queue.Submitter
+	Finisher  *queue.Finisher
+	Web       *web.Server
+	Telegram  *telegram.Bot
+
+	servers []boundServer
+	ln      net.Listener
+	httpSrv *http.Server
+
+	closeOnce sync.Once
+	closers   []func() error
+}
+
+// NewApp opens every dependency the roles need. Nothing runs until Run.
+func NewApp(ctx context.Context, cfg *Config, roles Roles, log *slog.Logger) (a *App, err error) {
+	a = &App{cfg: cfg, roles: roles, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if err := a.openRedis(); err != nil {
+		return nil, err
+	}
+	if a.blobs, err = blob.NewDir(cfg.BlobDir); err != nil {
+		return nil, err
+	}
+
+	if roles.Frontend {
+		dsn := cfg.DatabaseURL
+		if dsn == "" {
+			dsn = filepath.Join(cfg.DataDir, "paimeng.db")
+		}
+		if a.Store, err = credits.Open(ctx, dsn, credits.Options{SignupCredits: cfg.SignupCredits}); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		a.closers = append(a.closers, a.Store.Close)
+		if err := a.Store.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("migrate database: %w", err)
+		}
+		if err := a.openFrontend(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if roles.Worker {
+		if err := a.openWorker(); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *App) openRedis() error {
+	url := a.cfg.RedisURL
+	if url == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			return fmt.Errorf("start in-process redis: %w", err)
+		}
+		a.mini = m
+		a.closers = append(a.closers, func() error { m.Close(); return nil })
+		url = "redis://" + m.Addr() + "/0"
+		a.log.Info("using in-process Redis; set PAIMENG_REDIS_URL to share work between processes")
+	}
+	opt, err := asynq.ParseRedisURI(url)
+	if err != nil {
+		return fmt.Errorf("PAIMENG_REDIS_URL: %w", err)
+	}
+	ropt, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("PAIMENG_REDIS_URL: %w", err)
+	}
+	a.redisOpt = opt
+	a.rdb = redis.NewClient(ropt)
+	a.closers = append(a.closers, a.rdb.Close)
+	a.client = asynq.NewClient(opt)
+	a.closers = append(a.closers, a.client.Close)
+	a.inspector = asynq.NewInspector(opt)
+	a.closers = append(a.closers, a.inspector.Close)
+	return nil
+}
+
+func (a *App) taskOptions() queue.TaskOptions {
+	retries := a.cfg.TaskRetries
+	if retries == 0 {
+		retries = -1
+	}
+	return queue.TaskOptions{Timeout: a.cfg.TaskTimeout, MaxRetry: retries}
+}
+
+func (a *App) openFrontend(ctx context.Context) error {
+	var err error
+	a.Submitter, err = queue.NewSubmitter(queue.SubmitterConfig{
+		Store:      a.Store,
+		Client:     a.client,
+		Blobs:      a.blobs,
+		Pricing:    queue.PerFiveSeconds(a.cfg.PricePerClip),
+		CheckImage: media.CheckImage,
+		Engines:    []string{"camera"},
+		Task:       a.taskOptions(),
+		Logger:     a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Web = web.New(web.Config{Playground: a.roles.Playground, Logger: a.log}, a.Submitter, a.Store, a.Store, a.Store, a.blobs)
+	deliverers := []paimeng.Deliverer{a.Web}
+	if a.cfg.TelegramToken != "" {
+		a.Telegram, err = telegram.New(telegram.Config{
+			Token:  a.cfg.TelegramToken,
+			APIURL: a.cfg.TelegramAPIURL,
+			Logger: a.log,
+		}, a.Submitter, a.Store, a.Store, a.blobs)
+		if err != nil {
+			return fmt.Errorf("telegram: %w", err)
+		}
+		deliverers = append(deliverers, a.Telegram)
+	}
+	a.Finisher = queue.NewFinisher(a.Store, a.log, deliverers...)
+
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	a.ln = ln
+	a.httpSrv = &http.Server{
+		Handler:           a.Web.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return nil
+}
+
+func (a *App) openWorker() error {
+	if err := inference.InitORT(a.cfg.ORTLibrary); err != nil {
+		return fmt.Errorf("onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", a.cfg.ORTLibrary, err)
+	}
+	cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: a.cfg.MaxSide})
+	if err != nil {
+		return fmt.Errorf("camera engine: %w", err)
+	}
+	a.closers = append(a.closers, cam.Close)
+	renderer := media.NewRenderer(map[string]paimeng.Engine{cam.Name(): cam}, cam.Name(), media.EncodeOptions{
+		FFmpeg: a.cfg.FFmpeg,
+		Preset: a.cfg.EncoderPreset,
+	})
+	w, err := queue.NewWorker(queue.WorkerConfig{
+		Renderer: renderer,
+		Blobs:    a.blobs,
+		Client:   a.client,
+		Redis:    a.rdb,
+		Logger:   a.log,
+	})
+	if err != nil {
+		return err
+	}
+	mux := asynq.NewServeMux()
+	w.Register(mux)
+	srv := asynq.NewServer(a.redisOpt, asynq.Config{
+		Concurrency:     a.cfg.WorkerConcurrency,
+		Queues:          map[string]int{queue.QueueGen: 1},
+		Logger:          asynqLogger{a.log.With("component", "worker")},
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: 30 * time.Second,
+		RetryDelayFunc:  retryDelay,
+	})
+	a.servers = append(a.servers, boundServer{srv, mux})
+	return nil
+}
+
+// retryDelay backs off 5 s, 20 s, 80 s… capped at 10 min.
+func retryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+	d := 5 * time.Second
+	for i := 0; i < n && d < 10*time.Minute; i++ {
+		d *= 4
+	}
+	return min(d, 10*time.Minute)
+}
+
+// Addr returns the HTTP listener's address, or "" without a front end.
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// Run serves until ctx is done, then shuts everything down.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	goRun := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+
+	if a.mini != nil {
+		// miniredis only expires keys when told time has passed.
+		goRun(func() error {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			last := time.Now()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case now := <-t.C:
+					a.mini.FastForward(now.Sub(last))
+					last = now
+				}
+			}
+		})
+	}
+
+	if a.roles.Worker {
+		for _, s := range a.servers {
+			if err := s.srv.Start(s.mux); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+		}
+		a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engine", "camera", "ort", a.cfg.ORTLibrary)
+	}
+
+	if a.roles.Frontend {
+		mux := asynq.NewServeMux()
+		a.Finisher.Register(mux)
+		events := asynq.NewServer(a.redisOpt, asynq.Config{
+			Concurrency:     8,
+			Queues:          map[string]int{queue.QueueEvents: 1},
+			Logger:          asynqLogger{a.log.With("component", "events")},
+			LogLevel:        asynq.WarnLevel,
+			ShutdownTimeout: 10 * time.Second,
+			RetryDelayFunc:  retryDelay,
+		})
+		if err := events.Start(mux); err != nil {
+			return fmt.Errorf("start event handler: %w", err)
+		}
+		defer events.Shutdown()
+
+		goRun(func() error { return a.Finisher.ListenProgress(ctx, a.rdb) })
+		rec := queue.NewReconciler(queue.ReconcilerConfig{
+			Store: a.Store, Client: a.client, Inspector: a.inspector, Finisher: a.Finisher,
+			Task: a.taskOptions(), Deadline: a.cfg.JobDeadline, Logger: a.log,
+		})
+		goRun(func() error { rec.Run(ctx); return nil })
+		if a.Telegram != nil {
+			goRun(func() error { return a.Telegram.Run(ctx) })
+		}
+		goRun(func() error {
+			err := a.httpSrv.Serve(a.ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("http: %w", err)
+		})
+		goRun(func() error {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			return a.httpSrv.Shutdown(sctx)
+		})
+		a.log.Info("front end ready", "url", a.cfg.PublicURL, "addr", a.Addr(), "telegram", a.Telegram != nil)
+	}
+
+	<-ctx.Done()
+	for _, s := range a.servers {
+		s.srv.Shutdown()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// Close releases everything NewApp opened.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		if a.ln != nil {
+			a.ln.Close()
+		}
+		for i := len(a.closers) - 1; i >= 0; i-- {
+			if err := a.closers[i](); err != nil {
+				a.log.Debug("close", "err", err)
+			}
+		}
+	})
+}
+
+// boundServer is an asynq server with its handler.
+type boundServer struct {
+	srv *asynq.Server
+	mux *asynq.ServeMux
+}
+
+// asynqLogger routes asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.l.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.l.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.l.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.l.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) { l.l.Error(fmt.Sprint(args...)); os.Exit(1) }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnvAndFlags(t *testing.T) {
+	env := map[string]string{"PAIMENG_HTTP_ADDR": "0.0.0.0:9999", "PAIMENG_SIGNUP_CREDITS": "50", "PAIMENG_TASK_TIMEOUT": "2m"}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg, err := loadConfig(fs, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--signup-credits", "70"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != "0.0.0.0:9999" || cfg.SignupCredits != 70 || cfg.TaskTimeout != 2*time.Minute || cfg.PricePerClip != 10 {
+		t.Fatalf("config %+v", cfg)
+	}
+	if cfg.PublicURL != "http://0.0.0.0:9999" || !strings.HasSuffix(cfg.BlobDir, "blobs") {
+		t.Fatalf("derived %q %q", cfg.PublicURL, cfg.BlobDir)
+	}
+
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := loadConfig(fs, func(k string) string {
+		if k == "PAIMENG_PRICE_PER_CLIP" {
+			return "ten"
+		}
+		return ""
+	}); err == nil || !strings.Contains(err.Error(), "PAIMENG_PRICE_PER_CLIP") {
+		t.Fatalf("bad value accepted: %v", err)
+	}
+}
+
+// Every setting appears in the README's table, and nothing else does.
+func TestReadmeListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	var c Config
+	known := map[string]bool{}
+	for _, s := range c.settings() {
+		known[s.env] = true
+		if !strings.Contains(readme, "| `"+s.env+"` |") {
+			t.Errorf("README settings table lacks %s", s.env)
+		}
+	}
+	for _, line := range strings.Split(readme, "\n") {
+		if strings.HasPrefix(line, "| `PAIMENG_") {
+			name := strings.Trim(strings.Fields(line)[1], "`")
+			if !known[name] {
+				t.Errorf("README lists unknown setting %s", name)
+			}
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/paimeng/paimeng"
+)
+
+// ReconcilerConfig configures a Reconciler.
+type ReconcilerConfig struct {
+	Store     Store
+	Client    *asynq.Client
+	Inspector *asynq.Inspector
+	Finisher  *Finisher
+	Task      TaskOptions
+	// Grace is how old an unfinished job must be before it is looked at,
+	// so that jobs being submitted right now are left alone. Default 1 min.
+	Grace time.Duration
+	// Deadline is how long a job may stay unfinished before its hold is
+	// released; default Task.Deadline().
+	Deadline time.Duration
+	Interval time.Duration // default 1 min
+	Logger   *slog.Logger
+}
+
+// Reconciler repairs what Redis loses: it re-enqueues unfinished jobs
+// whose task vanished, fails jobs that can never finish (releasing their
+// hold), and re-sends finished events for jobs never delivered.
+type Reconciler struct {
+	cfg ReconcilerConfig
+	log *slog.Logger
+}
+
+// NewReconciler returns a Reconciler.
+func NewReconciler(cfg ReconcilerConfig) *Reconciler {
+	if cfg.Grace <= 0 {
+		cfg.Grace = time.Minute
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = cfg.Task.Deadline()
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Reconciler{cfg: cfg, log: log}
+}
+
+// Run reconciles every Interval until ctx is done.
+func (r *Reconciler) Run(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := r.Once(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			r.log.Warn("reconcile failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Report counts what one pass did.
+type Report struct {
+	Requeued  int
+	Expired   int
+	Redeliver int
+}
+
+// Once runs one pass as of now.
+func (r *Reconciler) Once(ctx context.Context, now time.Time) (Report, error) {
+	var rep Report
+	for _, st := range []paimeng.JobStatus{paimeng.JobQueued, paimeng.JobRunning} {
+		jobs, err := r.cfg.Store.JobsByStatus(ctx, st, now.Add(-r.cfg.Grace), 500)
+		if err != nil {
+			return rep, fmt.Errorf("queue: reconcile: %w", err)
+		}
+		for _, j := range jobs {
+			if err := r.check(ctx, j, now, &rep); err != nil {
+				r.log.Warn("reconcile job failed", "job_id", j.ID, "err", err)
+			}
+		}
+	}
+	undelivered, err := r.cfg.Store.Undelivered(ctx, now.Add(-r.cfg.Grace), 500)
+	if err != nil {
+		return rep, fmt.Errorf("queue: reconcile: %w", err)
+	}
+	for _, j := range undelivered {
+		// Only when no finished event is pending or retrying for it.
+		if _, err := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); err == nil {
+			continue
+		} else if !notFound(err) {
+			return rep, fmt.Errorf("queue: reconcile: %w", err)
+		}
+		if err := r.cfg.Finisher.Deliver(ctx, j); err != nil {
+			r.log.Warn("redelivery failed", "job_id", j.ID, "err", err)
+			continue
+		}
+		rep.Redeliver++
+	}
+	return rep, nil
+}
+
+func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, rep *Report) error {
+	log := r.log.With("job_id", j.ID, "user", j.Identity.String(), "platform", string(j.Identity.Platform))
+	if now.Sub(j.CreatedAt) > r.cfg.Deadline {
+		log.Warn("job never finished; releasing its hold", "age", now.Sub(j.CreatedAt).Round(time.Second))
+		rep.Expired++
+		return r.cfg.Finisher.Finish(ctx, paimeng.Outcome{JobID: j.ID, ErrorCode: paimeng.EJobTimeout, ErrorDetail: "deadline passed"})
+	}
+	info, err := r.cfg.Inspector.GetTaskInfo(QueueGen, j.ID)
+	switch {
+	case notFound(err):
+		// A finished event may already be on its way.
+		if _, ferr := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); ferr == nil {
+			return nil
+		}
+		log.Info("task vanished; enqueueing again")
+		rep.Requeued++
+		return enqueueGen(ctx, r.cfg.Client, j, r.cfg.Task)
+	case err != nil:
+		return err
+	case info.State == asynq.TaskStateArchived:
+		// The worker gave up without reporting (crash in the failure path).
+		rep.Expired++
+		return r.cfg.Finisher.Finish(ctx, paimeng.Outcome{JobID: j.ID, ErrorCode: paimeng.EEngineFailed, ErrorDetail: trim("archived: "+info.LastErr, 500)})
+	case info.State == asynq.TaskStateCompleted:
+		// Rendered, but the finished event was lost.
+		if _, ferr := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); ferr == nil {
+			return nil
+		}
+		if err := r.cfg.Inspector.DeleteTask(QueueGen, j.ID); err != nil && !notFound(err) {
+			return err
+		}
+		rep.Requeued++
+		return enqueueGen(ctx, r.cfg.Client, j, r.cfg.Task)
+	}
+	return nil
+}
+
+func notFound(err error) bool {
+	return errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)
+}

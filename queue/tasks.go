@@ -1,0 +1,132 @@
+// Package queue carries work between front ends and GPU workers over
+// asynq on Redis: the Submitter holds credits and enqueues gen:video tasks,
+// the Worker renders them, and the Finisher (in the front-end process)
+// settles credits and delivers results when the job:finished event comes
+// back. The database stays the source of truth; the Reconciler repairs
+// whatever Redis loses.
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/paimeng/paimeng"
+)
+
+// Task types.
+const (
+	TypeGenVideo    = "gen:video"
+	TypeJobFinished = "job:finished"
+)
+
+// Queue names. Workers serve QueueGen; front-end processes serve QueueEvents.
+const (
+	QueueGen    = "gen"
+	QueueEvents = "events"
+)
+
+// ProgressChannel is the Redis pub/sub channel carrying progress events.
+const ProgressChannel = "paimeng:progress"
+
+// Defaults for task options.
+const (
+	DefaultTaskTimeout = 10 * time.Minute
+	DefaultMaxRetry    = 3
+	DefaultRetention   = 24 * time.Hour
+)
+
+// GenPayload is the gen:video task payload: everything a worker needs and
+// nothing that touches money or chat platforms.
+type GenPayload struct {
+	JobID    string `json:"job_id"`
+	ImageKey string `json:"image_key"`
+	Prompt   string `json:"prompt"`
+	Seconds  int    `json:"seconds"`
+	Seed     int64  `json:"seed"`
+	Engine   string `json:"engine,omitempty"`
+}
+
+// FinishedPayload is the job:finished task payload.
+type FinishedPayload struct {
+	paimeng.Outcome
+}
+
+// ProgressEvent is published on ProgressChannel while a job runs.
+type ProgressEvent struct {
+	JobID string `json:"job_id"`
+	Stage string `json:"stage"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// VideoKey and PosterKey are where a job's results live in the blob store.
+func VideoKey(jobID string) string  { return "jobs/" + jobID + "/video.mp4" }
+func PosterKey(jobID string) string { return "jobs/" + jobID + "/poster.jpg" }
+func imageKey(jobID string) string  { return "jobs/" + jobID + "/input" }
+
+// TaskOptions control how gen:video tasks are enqueued.
+type TaskOptions struct {
+	Timeout   time.Duration // per attempt; default DefaultTaskTimeout
+	MaxRetry  int           // transient failures; default DefaultMaxRetry; negative means none
+	Retention time.Duration // how long finished tasks are kept; default DefaultRetention
+}
+
+func (o TaskOptions) withDefaults() TaskOptions {
+	if o.Timeout < time.Second {
+		// asynq silently breaks tasks with a timeout under a second.
+		o.Timeout = DefaultTaskTimeout
+	}
+	if o.MaxRetry == 0 {
+		o.MaxRetry = DefaultMaxRetry
+	} else if o.MaxRetry < 0 {
+		o.MaxRetry = 0
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	return o
+}
+
+// Deadline is how long a job may stay unfinished before the reconciler
+// gives up on it: every attempt timing out, plus backoff slack.
+func (o TaskOptions) Deadline() time.Duration {
+	o = o.withDefaults()
+	return time.Duration(o.MaxRetry+1)*o.Timeout + 30*time.Minute
+}
+
+func newGenTask(p GenPayload, o TaskOptions) (*asynq.Task, error) {
+	o = o.withDefaults()
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return asynq.NewTask(TypeGenVideo, b,
+		asynq.TaskID(p.JobID),
+		asynq.Queue(QueueGen),
+		asynq.MaxRetry(o.MaxRetry),
+		asynq.Timeout(o.Timeout),
+		asynq.Retention(o.Retention),
+	), nil
+}
+
+func finishedTaskID(jobID string) string { return "finished:" + jobID }
+
+func newFinishedTask(o paimeng.Outcome) (*asynq.Task, error) {
+	b, err := json.Marshal(FinishedPayload{Outcome: o})
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return asynq.NewTask(TypeJobFinished, b,
+		asynq.TaskID(finishedTaskID(o.JobID)),
+		asynq.Queue(QueueEvents),
+		asynq.MaxRetry(25),
+		asynq.Timeout(5*time.Minute),
+		asynq.Retention(DefaultRetention),
+	), nil
+}
+
+func genPayloadFromJob(j *paimeng.Job) GenPayload {
+	return GenPayload{JobID: j.ID, ImageKey: j.ImageKey, Prompt: j.Prompt, Seconds: j.Seconds, Seed: j.Seed, Engine: j.Engine}
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make test: installs what is missing, starts throwaway Redis and PostgreSQL
+# on free ports, runs the checks and every test, and stops the servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh test
+
+export CGO_ENABLED=1
+export PAIMENG_ORT_LIBRARY=${PAIMENG_ORT_LIBRARY:-$PWD/.cache/ort/libonnxruntime.so.1}
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+svc=$(mktemp -d /tmp/paimeng-test-XXXXXX)
+trap 'scripts/services.sh stop "$svc"' EXIT
+eval "$(scripts/services.sh start "$svc")"
+
+go test -race -count=1 -timeout 20m "${@:-./...}"
