@@ -18,7 +18,9 @@ fi
 go vet ./...
 
 svc=$(mktemp -d /tmp/paimeng-test-XXXXXX)
+chmod 0755 "$svc" # the postgres user must reach its data folder
 trap 'scripts/services.sh stop "$svc"' EXIT
-eval "$(scripts/services.sh start "$svc")"
+envs=$(scripts/services.sh start "$svc")
+eval "$envs"
 
 go test -race -count=1 -timeout 20m "${@:-./...}"
