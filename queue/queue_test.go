@@ -9,7 +9,6 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,30 +23,13 @@ import (
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/credits/credittest"
 	"github.com/paimeng/paimeng/inference"
+	"github.com/paimeng/paimeng/internal/testenv"
 	"github.com/paimeng/paimeng/media"
 	"github.com/paimeng/paimeng/queue"
 )
 
-// redisURL returns the test Redis with its own database index, flushed.
-// Packages run in parallel, so each uses a different index.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("PAIMENG_TEST_REDIS_URL")
-	if base == "" {
-		t.Fatal("PAIMENG_TEST_REDIS_URL not set: run make test")
-	}
-	opt, err := redis.ParseURL(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.DB = 5
-	c := redis.NewClient(opt)
-	defer c.Close()
-	if err := c.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatalf("flush test redis: %v", err)
-	}
-	return fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
-}
+// redisURL returns this package's own flushed test Redis database.
+func redisURL(t *testing.T) string { return testenv.RedisURL(t, 5) }
 
 var (
 	rendererOnce sync.Once
@@ -59,12 +41,7 @@ var (
 func renderer(t *testing.T) paimeng.Renderer {
 	t.Helper()
 	rendererOnce.Do(func() {
-		lib := os.Getenv("PAIMENG_ORT_LIBRARY")
-		if lib == "" {
-			rendererErr = fmt.Errorf("PAIMENG_ORT_LIBRARY not set: run make test")
-			return
-		}
-		if rendererErr = inference.InitORT(lib); rendererErr != nil {
+		if rendererErr = inference.InitORT(testenv.ORTLibrary(t)); rendererErr != nil {
 			return
 		}
 		cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: 160})

@@ -22,21 +22,18 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/paimeng/paimeng"
 	"github.com/paimeng/paimeng/bots/telegram/telegramtest"
 	"github.com/paimeng/paimeng/credits/credittest"
+	"github.com/paimeng/paimeng/internal/testenv"
 	"github.com/paimeng/paimeng/media"
 )
 
 // testConfig returns a dev configuration writing under a temp folder.
 func testConfig(t *testing.T, env map[string]string) *Config {
 	t.Helper()
-	lib := os.Getenv("PAIMENG_ORT_LIBRARY")
-	if lib == "" {
-		t.Fatal("PAIMENG_ORT_LIBRARY not set: run make test")
-	}
+	lib := testenv.ORTLibrary(t)
 	base := map[string]string{
 		"PAIMENG_DATA_DIR":       t.TempDir(),
 		"PAIMENG_HTTP_ADDR":      "127.0.0.1:0",
@@ -334,23 +331,9 @@ func TestDevPlayground(t *testing.T) {
 // The production shape: serve and worker as separate processes sharing
 // Redis, PostgreSQL and the blob folder.
 func TestServeAndWorkerOnRedisAndPostgres(t *testing.T) {
-	base := os.Getenv("PAIMENG_TEST_REDIS_URL")
-	if base == "" {
-		t.Fatal("PAIMENG_TEST_REDIS_URL not set: run make test")
-	}
-	ropt, err := redis.ParseURL(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropt.DB = 7
-	rc := redis.NewClient(ropt)
-	if err := rc.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	rc.Close()
 	shared := t.TempDir()
 	env := map[string]string{
-		"PAIMENG_REDIS_URL":    fmt.Sprintf("redis://%s/%d", ropt.Addr, ropt.DB),
+		"PAIMENG_REDIS_URL":    testenv.RedisURL(t, 7),
 		"PAIMENG_DATABASE_URL": credittest.DSN(t, "postgres"),
 		"PAIMENG_BLOB_DIR":     shared,
 	}
