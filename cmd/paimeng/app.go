@@ -302,7 +302,7 @@ func (a *App) Run(ctx context.Context) error {
 			Task: a.taskOptions(), Deadline: a.cfg.JobDeadline, Logger: a.log,
 		})
 		goRun(func() error { rec.Run(ctx); return nil })
-		if a.Telegram != nil {
+		if a.Telegram != nil && a.cfg.TelegramPolling {
 			goRun(func() error { return a.Telegram.Run(ctx) })
 		}
 		goRun(func() error {

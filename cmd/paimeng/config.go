@@ -23,8 +23,9 @@ type Config struct {
 	SignupCredits int64
 	PricePerClip  int64
 
-	TelegramToken  string
-	TelegramAPIURL string
+	TelegramToken   string
+	TelegramAPIURL  string
+	TelegramPolling bool
 
 	ORTLibrary        string
 	FFmpeg            string
@@ -56,6 +57,7 @@ func (c *Config) settings() []setting {
 	i64 := func(p *int64) binder { return parsed(setInt64(p)) }
 	in := func(p *int) binder { return parsed(setInt(p)) }
 	dur := func(p *time.Duration) binder { return parsed(setDuration(p)) }
+	boolean := func(p *bool) binder { return parsed(setBool(p)) }
 	return []setting{
 		{"PAIMENG_DATA_DIR", "./data", "folder for the embedded database and blobs", str(&c.DataDir)},
 		{"PAIMENG_DATABASE_URL", "", "postgres://… or a SQLite file path (dev default: $PAIMENG_DATA_DIR/paimeng.db)", str(&c.DatabaseURL)},
@@ -67,6 +69,7 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_PRICE_PER_CLIP", "10", "credits per 5 s of video", i64(&c.PricePerClip)},
 		{"PAIMENG_TELEGRAM_TOKEN", "", "Telegram bot token; the Telegram front end runs when set", str(&c.TelegramToken)},
 		{"PAIMENG_TELEGRAM_API_URL", "https://api.telegram.org", "Telegram Bot API base URL (a self-hosted Bot API server works)", str(&c.TelegramAPIURL)},
+		{"PAIMENG_TELEGRAM_POLLING", "true", "receive Telegram updates here; with several serve replicas set false on all but one (the others still deliver)", boolean(&c.TelegramPolling)},
 		{"PAIMENG_ORT_LIBRARY", "", "path to libonnxruntime.so.1 (default .cache/ort/libonnxruntime.so.1, as make run installs it)", str(&c.ORTLibrary)},
 		{"PAIMENG_FFMPEG", "ffmpeg", "ffmpeg binary", str(&c.FFmpeg)},
 		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset", str(&c.EncoderPreset)},
@@ -163,6 +166,17 @@ func setInt(p *int) func(string) error {
 		v, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			return fmt.Errorf("not an integer: %q", s)
+		}
+		*p = v
+		return nil
+	}
+}
+
+func setBool(p *bool) func(string) error {
+	return func(s string) error {
+		v, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", s)
 		}
 		*p = v
 		return nil
