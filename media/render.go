@@ -91,12 +91,17 @@ func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p 
 		return nil, engineErr(name, "generate", err)
 	}
 	progress(paimeng.Progress{Stage: "encode", Done: 0, Total: 1})
+	// The poster is written while ffmpeg finishes its last frames.
+	posterErr := make(chan error, 1)
+	go func() { posterErr <- Poster(posterPath, sink.poster, spec) }()
 	if err := enc.Close(); err != nil {
+		<-posterErr
 		os.Remove(videoPath)
+		os.Remove(posterPath)
 		return nil, err
 	}
 	progress(paimeng.Progress{Stage: "encode", Done: 1, Total: 1})
-	if err := Poster(posterPath, sink.poster, spec); err != nil {
+	if err := <-posterErr; err != nil {
 		return nil, err
 	}
 	st, err := os.Stat(videoPath)
