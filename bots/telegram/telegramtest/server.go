@@ -298,10 +298,11 @@ func (s *Server) WaitSent(t testing.TB, method string, n int) []Sent {
 	return s.WaitFor(t, func() bool { return len(s.Sent(method)) >= n }, "%d %s calls", n, method).Sent(method)
 }
 
-// WaitFor waits up to 10 s for cond to hold; the test fails otherwise.
+// WaitFor waits up to a minute for cond to hold (renders run under -race on
+// busy machines); the test fails otherwise.
 func (s *Server) WaitFor(t testing.TB, cond func() bool, what string, args ...any) *Server {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(time.Minute)
 	for {
 		s.mu.Lock()
 		ch := s.changed
