@@ -2,7 +2,6 @@ package credits
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strconv"
 	"time"
@@ -45,11 +44,7 @@ func (s *Store) CreateJob(ctx context.Context, job *paimeng.Job, idemKey string)
 	}
 	j := *job
 	if j.ID == "" {
-		id, err := NewJobID()
-		if err != nil {
-			return nil, false, wrap("create job", err)
-		}
-		j.ID = id
+		j.ID = paimeng.NewJobID()
 	}
 
 	var existing *paimeng.Job
@@ -389,28 +384,4 @@ func limitOr(n int) int {
 		return defaultLimit
 	}
 	return n
-}
-
-// jobIDAlphabet leaves out look-alike characters (0, 1, i, l, o).
-const jobIDAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
-
-// NewJobID returns 10 random characters from jobIDAlphabet.
-func NewJobID() (string, error) {
-	const n = 10
-	// 248 is the largest multiple of len(jobIDAlphabet) under 256; larger
-	// bytes are dropped so every character is equally likely.
-	const maxByte = 256 - 256%len(jobIDAlphabet)
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			if int(b) < maxByte && len(out) < n {
-				out = append(out, jobIDAlphabet[b%byte(len(jobIDAlphabet))])
-			}
-		}
-	}
-	return string(out), nil
 }

@@ -93,7 +93,7 @@ func (s *Submitter) Price(engine string, seconds int) int64 {
 }
 
 // Validate checks a request without touching credits or the queue.
-func (s *Submitter) Validate(req *Request) error {
+func (s *Submitter) Validate(req *paimeng.Request) error {
 	if req.Identity.IsZero() {
 		return paimeng.Errorf(paimeng.EINVALID, "request without identity")
 	}
@@ -123,9 +123,6 @@ func (s *Submitter) Validate(req *Request) error {
 	return s.cfg.CheckImage(req.Image)
 }
 
-// Request is paimeng.Request; named here for brevity.
-type Request = paimeng.Request
-
 func (s *Submitter) knownEngine(name string) bool {
 	for _, e := range s.cfg.Engines {
 		if e == name {
@@ -139,7 +136,7 @@ func (s *Submitter) knownEngine(name string) bool {
 // the task. Submitting the same idempotency key again returns the first
 // job and charges nothing. If Redis is unreachable the job stays queued in
 // the database and the reconciler enqueues it later.
-func (s *Submitter) Submit(ctx context.Context, req *Request) (*paimeng.Job, error) {
+func (s *Submitter) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Job, error) {
 	if err := s.Validate(req); err != nil {
 		return nil, err
 	}
@@ -161,7 +158,7 @@ func (s *Submitter) Submit(ctx context.Context, req *Request) (*paimeng.Job, err
 	if seed == 0 {
 		seed = randomSeed()
 	}
-	id := NewJobID()
+	id := paimeng.NewJobID()
 	job := &paimeng.Job{
 		ID:       id,
 		Identity: req.Identity,
@@ -211,20 +208,6 @@ func enqueueGen(ctx context.Context, c *asynq.Client, j *paimeng.Job, o TaskOpti
 		return fmt.Errorf("queue: enqueue %s: %w", j.ID, err)
 	}
 	return nil
-}
-
-const idAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
-
-// NewJobID returns a short unguessable job id (10 characters, ~49 bits).
-func NewJobID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	for i := range b {
-		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
-	}
-	return string(b[:])
 }
 
 func randomSeed() int64 {

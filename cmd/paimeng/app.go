@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -78,12 +77,8 @@ func NewApp(ctx context.Context, cfg *Config, roles Roles, log *slog.Logger) (a 
 	}
 
 	if roles.Frontend {
-		dsn := cfg.DatabaseURL
-		if dsn == "" {
-			dsn = filepath.Join(cfg.DataDir, "paimeng.db")
-		}
-		if a.Store, err = credits.Open(ctx, dsn, credits.Options{SignupCredits: cfg.SignupCredits}); err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
+		if a.Store, err = openStore(ctx, cfg); err != nil {
+			return nil, err
 		}
 		a.closers = append(a.closers, a.Store.Close)
 		if err := a.Store.Migrate(ctx); err != nil {
