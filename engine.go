@@ -64,6 +64,7 @@ type RenderInput struct {
 	Seconds int
 	Seed    int64
 	Engine  string // "" means the default
+	Mode    Mode   // "" means std; pro encodes finer and slower
 	OutDir  string // where the MP4 and poster are written
 }
 

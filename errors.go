@@ -26,6 +26,19 @@ const (
 	EEngineFailed  = "engine_failed" // the engine could not make the video
 	EJobTimeout    = "job_timeout"   // the job never finished in time
 	EUnknownEngine = "unknown_engine"
+
+	// Community commands.
+	EAlreadyClaimed = "already_claimed" // daily check-in already paid today
+	ECodeInvalid    = "code_invalid"    // no such redemption or link code
+	ECodeUsed       = "code_used"       // the code was claimed already
+	ECodeExpired    = "code_expired"    // the code is past its expiry
+	EAlreadyLinked  = "already_linked"  // both identities share an account already
+	ENotLinked      = "not_linked"      // unlink of an identity that is alone on its account
+	ENotCancelable  = "not_cancelable"  // the job has started or finished
+	EBanned         = "banned"          // the member may not submit
+	EPromptBlocked  = "prompt_blocked"  // the prompt has a banned term
+	ERateLimited    = "rate_limited"    // too many submissions in a short time
+	EForbidden      = "forbidden"       // not an admin, or not the owner
 )
 
 // Error is an application error with a code from the list above.

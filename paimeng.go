@@ -88,6 +88,8 @@ type Request struct {
 	Seconds int    // clip length; 0 means the default (5)
 	Seed    int64  // 0 means pick one
 	Engine  string // "" means the default engine
+	Mode    Mode   // "" means std
+	Lane    Lane   // "" means fast
 
 	// Reply is opaque, front-end specific state needed to answer later
 	// (chat id, message id, language…). Stored with the job as-is.
@@ -123,8 +125,15 @@ type Job struct {
 	Seconds int
 	Seed    int64
 	Engine  string
+	Mode    Mode
+	Lane    Lane
 	Price   int64 // credits held at submit
 	HoldID  int64
+	Private bool // hidden from the public gallery
+
+	// DisplayName is the member's name as the front end saw it at submit;
+	// written to the identity, not to the job.
+	DisplayName string
 
 	ImageKey  string // blob key of the input image
 	VideoKey  string // blob key of the MP4, once succeeded
@@ -135,16 +144,19 @@ type Job struct {
 
 	Reply []byte // front-end state, see Request.Reply
 
-	CreatedAt   time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
-	DeliveredAt *time.Time
+	CreatedAt    time.Time
+	DispatchedAt *time.Time // handed to the workers (fair-share queue)
+	StartedAt    *time.Time
+	FinishedAt   *time.Time
+	DeliveredAt  *time.Time
 }
 
 // Account is a wallet. Several identities may share one.
 type Account struct {
 	ID        int64
 	Balance   int64
+	Banned    bool
+	BanReason string
 	CreatedAt time.Time
 }
 

@@ -2,7 +2,10 @@ package credits
 
 import (
 	"context"
+	"errors"
+	mrand "math/rand/v2"
 	"strconv"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -64,17 +67,17 @@ func (s *Store) Grant(ctx context.Context, id paimeng.Identity, amount int64, re
 		kind = KindAdjust
 	}
 	var acct *accountRow
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.retryTx(ctx, func(tx *gorm.DB) error {
 		a, err := s.ensureAccount(tx, id)
 		if err != nil {
 			return err
 		}
-		bal, ok, err := addBalance(tx, a.ID, amount)
+		bal, ok, err := liveCredit(tx, a.ID, amount)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return paimeng.Errorf(paimeng.EInsufficient, "account %d has %d credits, cannot take %d", a.ID, a.Balance, -amount)
+			return paimeng.Errorf(paimeng.EInsufficient, "account %d has %d credits, cannot take %d", a.ID, bal, -amount)
 		}
 		if err := appendLedger(tx, &ledgerRow{
 			AccountID: a.ID, Kind: kind, Amount: amount, BalanceAfter: bal,
@@ -106,43 +109,55 @@ func (s *Store) lookupAccount(db *gorm.DB, id paimeng.Identity) (*paimeng.Accoun
 }
 
 // ensureAccount returns the account of id inside tx, creating account,
-// identity and signup grant when id is new. The identity's primary key
-// decides races: a loser removes its own account and reads the winner's.
+// identity and signup grant when id is new.
 func (s *Store) ensureAccount(tx *gorm.DB, id paimeng.Identity) (*accountRow, error) {
+	a, _, err := s.ensureIdentity(tx, id, "")
+	return a, err
+}
+
+// ensureIdentity returns the account and identity rows of id inside tx,
+// creating account, identity (named name) and signup grant when id is
+// new. The identity's primary key decides races: a loser removes its own
+// account and reads the winner's.
+func (s *Store) ensureIdentity(tx *gorm.DB, id paimeng.Identity, name string) (*accountRow, *identityRow, error) {
 	var idents []identityRow
 	err := tx.Where("platform = ? AND user_id = ?", string(id.Platform), id.UserID).
 		Limit(1).Find(&idents).Error
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(idents) == 1 {
-		return accountByID(tx, idents[0].AccountID)
+		a, err := accountByID(tx, idents[0].AccountID)
+		return a, &idents[0], err
 	}
 
 	t := now()
 	acct := accountRow{Balance: s.opt.SignupCredits, CreatedAt: t, UpdatedAt: t}
 	if err := tx.Create(&acct).Error; err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&identityRow{
-		Platform: string(id.Platform), UserID: id.UserID, AccountID: acct.ID, CreatedAt: t,
-	})
+	ident := identityRow{
+		Platform: string(id.Platform), UserID: id.UserID, AccountID: acct.ID,
+		DisplayName: name, CreatedAt: t,
+	}
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ident)
 	if res.Error != nil {
-		return nil, res.Error
+		return nil, nil, res.Error
 	}
 	if res.RowsAffected == 0 {
 		// Another transaction registered the identity first.
 		if err := tx.Delete(&accountRow{}, acct.ID).Error; err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := tx.Where("platform = ? AND user_id = ?", string(id.Platform), id.UserID).
 			Limit(1).Find(&idents).Error; err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(idents) == 0 {
-			return nil, paimeng.Errorf(paimeng.ECONFLICT, "identity %s vanished during signup", id)
+			return nil, nil, paimeng.Errorf(paimeng.ECONFLICT, "identity %s vanished during signup", id)
 		}
-		return accountByID(tx, idents[0].AccountID)
+		a, err := accountByID(tx, idents[0].AccountID)
+		return a, &idents[0], err
 	}
 	err = appendLedger(tx, &ledgerRow{
 		AccountID: acct.ID, Kind: KindSignup, Amount: s.opt.SignupCredits,
@@ -150,9 +165,9 @@ func (s *Store) ensureAccount(tx *gorm.DB, id paimeng.Identity) (*accountRow, er
 		IdempotencyKey: ptr(KindSignup + ":" + strconv.FormatInt(acct.ID, 10)),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &acct, nil
+	return &acct, &ident, nil
 }
 
 func accountByID(tx *gorm.DB, id int64) (*accountRow, error) {
@@ -186,4 +201,95 @@ func appendLedger(tx *gorm.DB, e *ledgerRow) error {
 		e.CreatedAt = now()
 	}
 	return tx.Create(e).Error
+}
+
+// errMerged rolls back a transaction that read an account which another
+// transaction has since joined into a different one; it is run again and
+// then finds the identity on the surviving account.
+var errMerged = errors.New("account was merged")
+
+// maxAttempts bounds how often retryTx runs a transaction.
+const maxAttempts = 6
+
+// retryTx runs fn in one transaction, again (up to maxAttempts in all) when
+// it fails with errMerged or a PostgreSQL deadlock, serialization or
+// lock-not-available error; lock conflicts wait a little, growing, first.
+func (s *Store) retryTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := range maxAttempts {
+		err = s.tx(ctx, fn)
+		if !retryable(err) {
+			return err
+		}
+		if errors.Is(err, errMerged) {
+			continue
+		}
+		wait := time.Duration(attempt+1)*5*time.Millisecond + time.Duration(mrand.Int64N(int64(5*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+	if errors.Is(err, errMerged) {
+		return paimeng.Errorf(paimeng.ECONFLICT, "account changed while in use; try again")
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, errMerged) {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		switch pg.SQLState() {
+		case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
+			return true
+		}
+	}
+	return false
+}
+
+// liveCredit is addBalance for an account read before it was locked: when
+// the account turns out to have been merged into another meanwhile, it
+// fails with errMerged instead of touching it.
+func liveCredit(tx *gorm.DB, accountID, delta int64) (balance int64, ok bool, err error) {
+	var out []int64
+	err = tx.Raw(
+		"UPDATE accounts SET balance = balance + ?, updated_at = ? WHERE id = ? AND balance >= ? AND merged_into IS NULL RETURNING balance",
+		delta, now(), accountID, -delta,
+	).Scan(&out).Error
+	if err != nil {
+		return 0, false, err
+	}
+	if len(out) == 1 {
+		return out[0], true, nil
+	}
+	a, err := accountByID(tx, accountID)
+	if err != nil {
+		return 0, false, err
+	}
+	if a.MergedInto != nil {
+		return 0, false, errMerged
+	}
+	return a.Balance, false, nil
+}
+
+// lockAccount takes the write lock of a live account (a no-op on SQLite,
+// whose transactions are serial) and reads it afterwards. A merged account
+// fails with errMerged.
+func lockAccount(tx *gorm.DB, accountID int64, t time.Time) (*accountRow, error) {
+	res := tx.Exec("UPDATE accounts SET updated_at = ? WHERE id = ? AND merged_into IS NULL", t, accountID)
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	a, err := accountByID(tx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if res.RowsAffected == 0 || a.MergedInto != nil {
+		return nil, errMerged
+	}
+	return a, nil
 }

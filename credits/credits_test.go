@@ -122,6 +122,9 @@ func TestMigrationsUpDownUp(t *testing.T) {
 				if err := s.MigrateDown(ctx); err != nil {
 					t.Fatalf("down %d: %v", i, err)
 				}
+				if err := s.MigrateDownTo(ctx, 0); err != nil {
+					t.Fatalf("down to 0 %d: %v", i, err)
+				}
 				if _, err := s.Account(ctx, alice); err == nil {
 					t.Fatal("account after down: want error")
 				}
@@ -194,7 +197,7 @@ func TestSignupOnceConcurrent(t *testing.T) {
 }
 
 func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
-	credittest.ForEachDB(t, credits.Options{SignupCredits: 100}, func(t *testing.T, s *credits.Store) {
+	credittest.ForEachDB(t, credits.Options{SignupCredits: 100, MaxQueued: 100}, func(t *testing.T, s *credits.Store) {
 		ctx := context.Background()
 		acct := mustAccount(t, s, alice)
 

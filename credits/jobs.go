@@ -21,12 +21,15 @@ const defaultLimit = 100
 
 // CreateJob holds job.Price credits from the wallet of job.Identity and
 // writes the job as queued, all in one transaction; the account is created
-// (with its signup grant) on first sight.
+// (with its signup grant) on first sight, and job.DisplayName, when set,
+// becomes the identity's display name.
 //
 // A job already stored under idemKey is returned with created=false and
 // nothing is charged; concurrent calls with one key end with one job and one
-// charge. When the balance is short the error has code EInsufficient and
-// nothing is written.
+// charge. Otherwise nothing is written when the account is banned
+// (EBanned), the balance is short (EInsufficient), the member has
+// Options.MaxQueued unfinished jobs (ETooManyJobs) or submitted
+// Options.RateLimit jobs within Options.RateWindow (ERateLimited).
 //
 // On success job itself is filled in (ID when empty, AccountID, HoldID,
 // Status, CreatedAt) and returned.
@@ -48,8 +51,9 @@ func (s *Store) CreateJob(ctx context.Context, job *paimeng.Job, idemKey string)
 	}
 
 	var existing *paimeng.Job
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		acct, err := s.ensureAccount(tx, j.Identity)
+	err := s.retryTx(ctx, func(tx *gorm.DB) error {
+		existing = nil
+		acct, ident, err := s.ensureIdentity(tx, j.Identity, j.DisplayName)
 		if err != nil {
 			return err
 		}
@@ -61,17 +65,19 @@ func (s *Store) CreateJob(ctx context.Context, job *paimeng.Job, idemKey string)
 			existing = toJob(&rows[0])
 			return nil
 		}
+		if acct.BannedAt != nil {
+			return paimeng.Errorf(paimeng.EBanned, "account %d is banned: %s", acct.ID, acct.BanReason)
+		}
 
-		bal, ok, err := addBalance(tx, acct.ID, -j.Price)
+		// The debit also takes the account's row lock (PostgreSQL), so one
+		// member's submits run one at a time from here on.
+		bal, ok, err := liveCredit(tx, acct.ID, -j.Price)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			cur, err := accountByID(tx, acct.ID)
-			if err != nil {
-				return err
-			}
-			return paimeng.Errorf(paimeng.EInsufficient, "account %d has %d credits, job costs %d", acct.ID, cur.Balance, j.Price)
+			return duplicateOr(tx, idemKey, paimeng.Errorf(paimeng.EInsufficient,
+				"account %d has %d credits, job costs %d", acct.ID, bal, j.Price))
 		}
 
 		t := now()
@@ -88,6 +94,12 @@ func (s *Store) CreateJob(ctx context.Context, job *paimeng.Job, idemKey string)
 		}
 		if res.RowsAffected == 0 {
 			return errDuplicate
+		}
+		if err := s.checkSubmitLimits(tx, acct.ID, t); err != nil {
+			return err
+		}
+		if err := setDisplayName(tx, ident, j.DisplayName); err != nil {
+			return err
 		}
 
 		j.AccountID = acct.ID
@@ -140,28 +152,6 @@ func (s *Store) JobByIdempotencyKey(ctx context.Context, key string) (*paimeng.J
 		return nil, notFound("job with idempotency key", key)
 	}
 	return toJob(&rows[0]), nil
-}
-
-// QueuePosition returns the number of queued jobs created before job id
-// plus one, or zero when the job is no longer queued.
-func (s *Store) QueuePosition(ctx context.Context, id string) (int, error) {
-	db := s.db.WithContext(ctx)
-	row, err := jobByID(db, id)
-	if err != nil {
-		return 0, wrap("queue position", err)
-	}
-	if row.Status != string(paimeng.JobQueued) {
-		return 0, nil
-	}
-	var ahead int64
-	err = db.Model(&jobRow{}).
-		Where("status = ? AND (created_at < ? OR (created_at = ? AND id < ?))",
-			string(paimeng.JobQueued), row.CreatedAt.UTC(), row.CreatedAt.UTC(), row.ID).
-		Count(&ahead).Error
-	if err != nil {
-		return 0, wrap("queue position", err)
-	}
-	return int(ahead) + 1, nil
 }
 
 // SetReply replaces the front-end state stored with job id.
@@ -334,6 +324,20 @@ func (s *Store) JobsByStatus(ctx context.Context, status paimeng.JobStatus, crea
 		Order("created_at, id").Limit(limitOr(limit)).Find(&rows).Error
 	if err != nil {
 		return nil, wrap("jobs by status", err)
+	}
+	return toJobs(rows), nil
+}
+
+// DispatchedQueued returns up to limit queued jobs created before
+// createdBefore that were handed to the workers but have not started,
+// oldest first.
+func (s *Store) DispatchedQueued(ctx context.Context, createdBefore time.Time, limit int) ([]*paimeng.Job, error) {
+	var rows []jobRow
+	err := s.db.WithContext(ctx).
+		Where("status = ? AND dispatched_at IS NOT NULL AND created_at < ?", string(paimeng.JobQueued), createdBefore.UTC()).
+		Order("created_at, id").Limit(limitOr(limit)).Find(&rows).Error
+	if err != nil {
+		return nil, wrap("dispatched queued", err)
 	}
 	return toJobs(rows), nil
 }

@@ -10,10 +10,14 @@ import (
 // migrations, never by GORM.
 
 type accountRow struct {
-	ID        int64     `gorm:"column:id;primaryKey"`
-	Balance   int64     `gorm:"column:balance"`
-	CreatedAt time.Time `gorm:"column:created_at"`
-	UpdatedAt time.Time `gorm:"column:updated_at"`
+	ID               int64      `gorm:"column:id;primaryKey"`
+	Balance          int64      `gorm:"column:balance"`
+	BannedAt         *time.Time `gorm:"column:banned_at"`
+	BanReason        string     `gorm:"column:ban_reason"`
+	MergedInto       *int64     `gorm:"column:merged_into"`
+	LastDispatchedAt time.Time  `gorm:"column:last_dispatched_at"`
+	CreatedAt        time.Time  `gorm:"column:created_at"`
+	UpdatedAt        time.Time  `gorm:"column:updated_at"`
 }
 
 func (accountRow) TableName() string { return "accounts" }
@@ -59,6 +63,9 @@ type jobRow struct {
 	Seconds        int        `gorm:"column:seconds"`
 	Seed           int64      `gorm:"column:seed"`
 	Engine         string     `gorm:"column:engine"`
+	Mode           string     `gorm:"column:mode"`
+	Lane           string     `gorm:"column:lane"`
+	Private        bool       `gorm:"column:private"`
 	Price          int64      `gorm:"column:price"`
 	HoldID         int64      `gorm:"column:hold_id"`
 	ImageKey       string     `gorm:"column:image_key"`
@@ -69,6 +76,7 @@ type jobRow struct {
 	Reply          []byte     `gorm:"column:reply"`
 	IdempotencyKey string     `gorm:"column:idempotency_key"`
 	CreatedAt      time.Time  `gorm:"column:created_at"`
+	DispatchedAt   *time.Time `gorm:"column:dispatched_at"`
 	StartedAt      *time.Time `gorm:"column:started_at"`
 	FinishedAt     *time.Time `gorm:"column:finished_at"`
 	DeliveredAt    *time.Time `gorm:"column:delivered_at"`
@@ -84,6 +92,10 @@ const (
 	KindHold    = "hold"
 	KindCapture = "capture"
 	KindRelease = "release"
+	KindDaily   = "daily"
+	KindRedeem  = "redeem"
+	KindLink    = "link"   // balance moved between accounts when they are joined
+	KindRefund  = "refund" // credits given back by an admin for a captured job
 )
 
 type ledgerRow struct {
@@ -114,33 +126,77 @@ type tokenRow struct {
 
 func (tokenRow) TableName() string { return "api_tokens" }
 
+type redeemCodeRow struct {
+	Code             string     `gorm:"column:code;primaryKey"`
+	Credits          int64      `gorm:"column:credits"`
+	Batch            string     `gorm:"column:batch"`
+	CreatedBy        string     `gorm:"column:created_by"`
+	CreatedAt        time.Time  `gorm:"column:created_at"`
+	ExpiresAt        *time.Time `gorm:"column:expires_at"`
+	RedeemedBy       *int64     `gorm:"column:redeemed_by"`
+	RedeemedIdentity string     `gorm:"column:redeemed_identity"`
+	RedeemedAt       *time.Time `gorm:"column:redeemed_at"`
+}
+
+func (redeemCodeRow) TableName() string { return "redeem_codes" }
+
+type linkCodeRow struct {
+	Code      string     `gorm:"column:code;primaryKey"`
+	AccountID int64      `gorm:"column:account_id"`
+	Platform  string     `gorm:"column:platform"`
+	UserID    string     `gorm:"column:user_id"`
+	CreatedAt time.Time  `gorm:"column:created_at"`
+	ExpiresAt time.Time  `gorm:"column:expires_at"`
+	UsedAt    *time.Time `gorm:"column:used_at"`
+	UsedBy    string     `gorm:"column:used_by"`
+}
+
+func (linkCodeRow) TableName() string { return "link_codes" }
+
+type likeRow struct {
+	JobID     string    `gorm:"column:job_id;primaryKey"`
+	AccountID int64     `gorm:"column:account_id;primaryKey"`
+	Platform  string    `gorm:"column:platform"`
+	UserID    string    `gorm:"column:user_id"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+}
+
+func (likeRow) TableName() string { return "likes" }
+
 func toAccount(r *accountRow) *paimeng.Account {
-	return &paimeng.Account{ID: r.ID, Balance: r.Balance, CreatedAt: r.CreatedAt.UTC()}
+	return &paimeng.Account{
+		ID: r.ID, Balance: r.Balance, Banned: r.BannedAt != nil, BanReason: r.BanReason,
+		CreatedAt: r.CreatedAt.UTC(),
+	}
 }
 
 func toJob(r *jobRow) *paimeng.Job {
 	return &paimeng.Job{
-		ID:          r.ID,
-		AccountID:   r.AccountID,
-		Identity:    paimeng.Identity{Platform: paimeng.Platform(r.Platform), UserID: r.UserID},
-		Lang:        paimeng.Lang(r.Lang),
-		Status:      paimeng.JobStatus(r.Status),
-		Prompt:      r.Prompt,
-		Seconds:     r.Seconds,
-		Seed:        r.Seed,
-		Engine:      r.Engine,
-		Price:       r.Price,
-		HoldID:      r.HoldID,
-		ImageKey:    r.ImageKey,
-		VideoKey:    r.VideoKey,
-		PosterKey:   r.PosterKey,
-		ErrorCode:   r.ErrorCode,
-		ErrorDetail: r.ErrorDetail,
-		Reply:       r.Reply,
-		CreatedAt:   r.CreatedAt.UTC(),
-		StartedAt:   utcPtr(r.StartedAt),
-		FinishedAt:  utcPtr(r.FinishedAt),
-		DeliveredAt: utcPtr(r.DeliveredAt),
+		ID:           r.ID,
+		AccountID:    r.AccountID,
+		Identity:     paimeng.Identity{Platform: paimeng.Platform(r.Platform), UserID: r.UserID},
+		Lang:         paimeng.Lang(r.Lang),
+		Status:       paimeng.JobStatus(r.Status),
+		Prompt:       r.Prompt,
+		Seconds:      r.Seconds,
+		Seed:         r.Seed,
+		Engine:       r.Engine,
+		Mode:         paimeng.Mode(r.Mode),
+		Lane:         paimeng.Lane(r.Lane),
+		Private:      r.Private,
+		Price:        r.Price,
+		HoldID:       r.HoldID,
+		ImageKey:     r.ImageKey,
+		VideoKey:     r.VideoKey,
+		PosterKey:    r.PosterKey,
+		ErrorCode:    r.ErrorCode,
+		ErrorDetail:  r.ErrorDetail,
+		Reply:        r.Reply,
+		CreatedAt:    r.CreatedAt.UTC(),
+		DispatchedAt: utcPtr(r.DispatchedAt),
+		StartedAt:    utcPtr(r.StartedAt),
+		FinishedAt:   utcPtr(r.FinishedAt),
+		DeliveredAt:  utcPtr(r.DeliveredAt),
 	}
 }
 
@@ -153,6 +209,13 @@ func toJobs(rows []jobRow) []*paimeng.Job {
 }
 
 func fromJob(j *paimeng.Job, idemKey string) *jobRow {
+	mode, lane := j.Mode, j.Lane
+	if mode == "" {
+		mode = paimeng.ModeStd
+	}
+	if lane == "" {
+		lane = paimeng.LaneFast
+	}
 	return &jobRow{
 		ID:             j.ID,
 		AccountID:      j.AccountID,
@@ -164,6 +227,9 @@ func fromJob(j *paimeng.Job, idemKey string) *jobRow {
 		Seconds:        j.Seconds,
 		Seed:           j.Seed,
 		Engine:         j.Engine,
+		Mode:           string(mode),
+		Lane:           string(lane),
+		Private:        j.Private,
 		Price:          j.Price,
 		HoldID:         j.HoldID,
 		ImageKey:       j.ImageKey,
@@ -174,6 +240,7 @@ func fromJob(j *paimeng.Job, idemKey string) *jobRow {
 		Reply:          j.Reply,
 		IdempotencyKey: idemKey,
 		CreatedAt:      j.CreatedAt,
+		DispatchedAt:   j.DispatchedAt,
 		StartedAt:      j.StartedAt,
 		FinishedAt:     j.FinishedAt,
 		DeliveredAt:    j.DeliveredAt,

@@ -33,6 +33,41 @@ type Options struct {
 	// MaxConns caps PostgreSQL connections; 0 means 20. SQLite always uses
 	// one connection.
 	MaxConns int
+
+	// DailyCredits is paid by the daily check-in; 0 turns it off.
+	DailyCredits int64
+	// Location is the community's time zone: calendar days for the daily
+	// check-in and the start of leaderboard weeks and months. Default
+	// Asia/Shanghai (UTC+8 when the zone database is missing).
+	Location *time.Location
+	// MaxQueued is how many unfinished jobs a member may have; default 3.
+	MaxQueued int
+	// RateLimit is how many jobs a member may submit per RateWindow; 0
+	// means no limit. RateWindow defaults to one minute.
+	RateLimit  int
+	RateWindow time.Duration
+	// LinkCodeTTL is how long a /link code stays valid; default 10 minutes.
+	LinkCodeTTL time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			loc = time.FixedZone("CST", 8*3600)
+		}
+		o.Location = loc
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 3
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = time.Minute
+	}
+	if o.LinkCodeTTL <= 0 {
+		o.LinkCodeTTL = 10 * time.Minute
+	}
+	return o
 }
 
 // Store is the credit and job database.
@@ -112,7 +147,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("credits: ping %s: %w", dialect, err)
 	}
-	return &Store{db: db, sqlDB: sqlDB, dialect: dialect, opt: opt}, nil
+	return &Store{db: db, sqlDB: sqlDB, dialect: dialect, opt: opt.withDefaults()}, nil
 }
 
 // Dialect returns the migration dialect: "postgres" or "sqlite3".
@@ -137,6 +172,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 // MigrateDown rolls back the most recent migration.
 func (s *Store) MigrateDown(ctx context.Context) error {
 	if err := migrations.Down(ctx, s.sqlDB, s.dialect); err != nil {
+		return fmt.Errorf("credits: %w", err)
+	}
+	return nil
+}
+
+// MigrateDownTo rolls back every migration newer than version (0: all).
+func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
+	if err := migrations.DownTo(ctx, s.sqlDB, s.dialect, version); err != nil {
 		return fmt.Errorf("credits: %w", err)
 	}
 	return nil

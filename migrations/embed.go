@@ -80,6 +80,18 @@ func Down(ctx context.Context, db *sql.DB, dialect string) error {
 	return nil
 }
 
+// DownTo rolls back every migration newer than version (0: all of them).
+func DownTo(ctx context.Context, db *sql.DB, dialect string, version int64) error {
+	p, err := Provider(db, dialect)
+	if err != nil {
+		return err
+	}
+	if _, err := p.DownTo(ctx, version); err != nil {
+		return fmt.Errorf("migrations: down to %d: %w", version, err)
+	}
+	return nil
+}
+
 // Status writes one line per migration to w: its state, when it was
 // applied, and its file.
 func Status(ctx context.Context, db *sql.DB, dialect string, w io.Writer) error {

@@ -57,9 +57,9 @@ func TestUpDownUp(t *testing.T) {
 			defer db.Close()
 			count := func() int {
 				var n int
-				q := "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('accounts','identities','holds','jobs','ledger_entries','api_tokens')"
+				q := "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('accounts','identities','holds','jobs','ledger_entries','api_tokens','redeem_codes','link_codes','likes')"
 				if d == migrations.DialectSQLite {
-					q = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('accounts','identities','holds','jobs','ledger_entries','api_tokens')"
+					q = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('accounts','identities','holds','jobs','ledger_entries','api_tokens','redeem_codes','link_codes','likes')"
 				}
 				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
 					t.Fatal(err)
@@ -70,7 +70,7 @@ func TestUpDownUp(t *testing.T) {
 				if err := migrations.Up(ctx, db, d); err != nil {
 					t.Fatalf("up %d: %v", i, err)
 				}
-				if n := count(); n != 6 {
+				if n := count(); n != 9 {
 					t.Fatalf("after up: %d tables", n)
 				}
 				var buf bytes.Buffer
@@ -82,6 +82,12 @@ func TestUpDownUp(t *testing.T) {
 				}
 				if err := migrations.Down(ctx, db, d); err != nil {
 					t.Fatalf("down %d: %v", i, err)
+				}
+				if n := count(); n != 6 {
+					t.Fatalf("after one down: %d tables", n)
+				}
+				if err := migrations.DownTo(ctx, db, d, 0); err != nil {
+					t.Fatalf("down to 0 %d: %v", i, err)
 				}
 				if n := count(); n != 0 {
 					t.Fatalf("after down: %d tables", n)
