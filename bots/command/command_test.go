@@ -26,6 +26,29 @@ func TestParse(t *testing.T) {
 		{"/gen 10s: --seconds 10s", Command{Name: Gen, Args: "10s: --seconds 10s", Prompt: "10s:", Seconds: 10}},
 		{"/gen 镜头——推近 note:slow", Command{Name: Gen, Args: "镜头——推近 note:slow", Prompt: "镜头——推近 note:slow"}},
 		{"/gen -- x", Command{Name: Gen, Args: "-- x", Prompt: "-- x"}},
+		// Mode and lane.
+		{"/gen push in --mode pro", Command{Name: Gen, Args: "push in --mode pro", Prompt: "push in", Mode: paimeng.ModePro}},
+		{"/gen push in --mode=std", Command{Name: Gen, Args: "push in --mode=std", Prompt: "push in", Mode: paimeng.ModeStd}},
+		{"/gen --pro push in", Command{Name: Gen, Args: "--pro push in", Prompt: "push in", Mode: paimeng.ModePro}},
+		{"/gen 推近 模式:pro", Command{Name: Gen, Args: "推近 模式:pro", Prompt: "推近", Mode: paimeng.ModePro}},
+		{"/gen 推近 模式：专业", Command{Name: Gen, Args: "推近 模式：专业", Prompt: "推近", Mode: paimeng.ModePro}},
+		{"/gen 推近 mode:PRO", Command{Name: Gen, Args: "推近 mode:PRO", Prompt: "推近", Mode: paimeng.ModePro}},
+		{"/gen push in --relax", Command{Name: Gen, Args: "push in --relax", Prompt: "push in", Lane: paimeng.LaneRelax}},
+		{"/gen --fast push in", Command{Name: Gen, Args: "--fast push in", Prompt: "push in", Lane: paimeng.LaneFast}},
+		{"/gen x —relax —pro", Command{Name: Gen, Args: "x —relax —pro", Prompt: "x", Mode: paimeng.ModePro, Lane: paimeng.LaneRelax}},
+		{"/gen x --RELAX", Command{Name: Gen, Args: "x --RELAX", Prompt: "x", Lane: paimeng.LaneRelax}},
+		{"/gen x lane:relax", Command{Name: Gen, Args: "x lane:relax", Prompt: "x", Lane: paimeng.LaneRelax}},
+		{"/gen x --lane 慢速", Command{Name: Gen, Args: "x --lane 慢速", Prompt: "x", Lane: paimeng.LaneRelax}},
+		{"/gen x 通道:快速", Command{Name: Gen, Args: "x 通道:快速", Prompt: "x", Lane: paimeng.LaneFast}},
+		{"/gen x --relax --fast --pro --std", Command{Name: Gen, Args: "x --relax --fast --pro --std", Prompt: "x", Mode: paimeng.ModeStd, Lane: paimeng.LaneFast}},
+		{"/gen 慢速 推近 relax pro", Command{Name: Gen, Args: "慢速 推近 relax pro", Prompt: "慢速 推近 relax pro"}},
+		{"/gen --pro --seconds 10 --relax --seed 3 推近", Command{Name: Gen, Args: "--pro --seconds 10 --relax --seed 3 推近", Prompt: "推近", Seconds: 10, Seed: 3, Mode: paimeng.ModePro, Lane: paimeng.LaneRelax}},
+		{"/gen 推近 --seconds 10 --pro", Command{Name: Gen, Args: "推近 --seconds 10 --pro", Prompt: "推近", Seconds: 10, Mode: paimeng.ModePro}},
+		// Other commands keep their arguments for the handler.
+		{"/price --seconds 10 --mode pro --relax", Command{Name: Price, Args: "--seconds 10 --mode pro --relax"}},
+		{"/cancel abc", Command{Name: Cancel, Args: "abc"}},
+		{"/TOP@MyBot likes month", Command{Name: Top, Bot: "MyBot", Args: "likes month"}},
+		{"/grant telegram:1 50 thanks", Command{Name: Grant, Args: "telegram:1 50 thanks"}},
 		{"/balance", Command{Name: Balance}},
 		{"/help", Command{Name: Help}},
 		{"/start@MyBot payload", Command{Name: Start, Bot: "MyBot", Args: "payload"}},
@@ -59,7 +82,14 @@ func TestParseErrors(t *testing.T) {
 		{"/gen x --seed abc", paimeng.EBadOption},
 		{"/gen x seconds:3", paimeng.EBadOption},
 		{"/gen x --x 1", paimeng.EBadOption},
-		{"/gen x --fast", paimeng.EBadOption},
+		{"/gen x --turbo", paimeng.EBadOption},
+		{"/gen x --mode", paimeng.EBadOption},
+		{"/gen x --mode ultra", paimeng.EBadOption},
+		{"/gen x mode:ultra", paimeng.EBadOption},
+		{"/gen x 模式:超级", paimeng.EBadOption},
+		{"/gen x --lane slowest", paimeng.EBadOption},
+		{"/gen x --pro=yes", paimeng.EBadOption},
+		{"/gen x --relax=1", paimeng.EBadOption},
 		{long, paimeng.EPromptTooLong},
 	}
 	for _, tt := range tests {
@@ -80,13 +110,16 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestKnown(t *testing.T) {
-	for _, n := range []string{Gen, Balance, Help, Start} {
+	for _, n := range []string{Gen, Balance, Price, Daily, Redeem, Link, Unlink, Queue, Cancel, Top,
+		Private, Public, Like, Ban, Unban, Grant, Help, Start} {
 		if !(Command{Name: n}).Known() {
 			t.Errorf("%s not known", n)
 		}
 	}
-	if (Command{Name: "foo"}).Known() {
-		t.Error("foo known")
+	for _, n := range []string{"foo", "", "GEN", "/gen", "gallery"} {
+		if (Command{Name: n}).Known() {
+			t.Errorf("%q known", n)
+		}
 	}
 }
 
@@ -96,6 +129,7 @@ func TestErrorTextEveryCode(t *testing.T) {
 		paimeng.ENoImage, paimeng.EImageTooLarge, paimeng.EImageTooSmall, paimeng.EImageFormat,
 		paimeng.EPromptTooLong, paimeng.EBadOption, paimeng.EInsufficient, paimeng.ETooManyJobs,
 		paimeng.EEngineFailed, paimeng.EJobTimeout, paimeng.EUnknownEngine, "something_new",
+		paimeng.EBanned, paimeng.EPromptBlocked, paimeng.ERateLimited,
 	}
 	for _, code := range codes {
 		err := fmt.Errorf("wrapped: %w", paimeng.Errorf(code, "secret operator detail"))
@@ -125,11 +159,61 @@ func TestErrorTextEveryCode(t *testing.T) {
 		}
 		seen[en] = code
 	}
+	for _, code := range []string{paimeng.EBanned, paimeng.EPromptBlocked, paimeng.ERateLimited} {
+		if CodeText(paimeng.LangEN, code) == CodeText(paimeng.LangEN, paimeng.EINTERNAL) {
+			t.Errorf("%s has only the generic text", code)
+		}
+	}
 	if got := ErrorText(paimeng.LangEN, errors.New("dial tcp: refused")); got != CodeText(paimeng.LangEN, paimeng.EINTERNAL) {
 		t.Errorf("plain error text = %q", got)
 	}
 	if !strings.Contains(CodeText(paimeng.LangEN, paimeng.EImageTooLarge), "20 MB") {
 		t.Errorf("too large text lacks limit: %q", CodeText(paimeng.LangEN, paimeng.EImageTooLarge))
+	}
+}
+
+// TestCommunityCodeText covers the codes of the community commands: each has
+// text of its own in both languages, and those a member can act on say
+// what to do.
+func TestCommunityCodeText(t *testing.T) {
+	tests := []struct {
+		code   string
+		zh, en []string // words the text must contain
+	}{
+		{paimeng.EAlreadyClaimed, []string{"签到", "明天"}, []string{"checked in", "tomorrow"}},
+		{paimeng.ECodeInvalid, []string{"码", "检查"}, []string{"code", "check"}},
+		{paimeng.ECodeUsed, []string{"用过", "/link"}, []string{"already been used", "/link"}},
+		{paimeng.ECodeExpired, []string{"过期", "/link"}, []string{"expired", "/link"}},
+		{paimeng.EAlreadyLinked, []string{"已经关联"}, []string{"already linked"}},
+		{paimeng.ENotLinked, []string{"没有"}, []string{"not linked"}},
+		{paimeng.ENotCancelable, []string{"不能再取消", "/queue"}, []string{"can no longer be canceled", "/queue"}},
+		{paimeng.EBanned, []string{"封禁", "管理员", "未扣除积分"}, []string{"banned", "admin", "Nothing was charged"}},
+		{paimeng.EPromptBlocked, []string{"描述", "修改", "未扣除积分"}, []string{"description", "change it", "Nothing was charged"}},
+		{paimeng.ERateLimited, []string{"稍等", "未扣除积分"}, []string{"wait", "Nothing was charged"}},
+		{paimeng.EForbidden, []string{"管理员"}, []string{"admin"}},
+		{paimeng.ETooManyJobs, []string{"/queue", "/cancel", "未扣除积分"}, []string{"/queue", "/cancel", "Nothing was charged"}},
+	}
+	seen := map[string]string{}
+	generic := CodeText(paimeng.LangEN, paimeng.EINTERNAL)
+	for _, tt := range tests {
+		zh, en := CodeText(paimeng.LangZH, tt.code), CodeText(paimeng.LangEN, tt.code)
+		if en == generic || !hasHan(zh) || hasHan(en) {
+			t.Errorf("%s: %q / %q", tt.code, zh, en)
+		}
+		for _, w := range tt.zh {
+			if !strings.Contains(zh, w) {
+				t.Errorf("%s: zh %q lacks %q", tt.code, zh, w)
+			}
+		}
+		for _, w := range tt.en {
+			if !strings.Contains(en, w) {
+				t.Errorf("%s: en %q lacks %q", tt.code, en, w)
+			}
+		}
+		if prev, ok := seen[en]; ok {
+			t.Errorf("%s and %s share text", tt.code, prev)
+		}
+		seen[en] = tt.code
 	}
 }
 
@@ -144,12 +228,14 @@ func hasHan(s string) bool {
 
 func TestHelp(t *testing.T) {
 	zh, en := Message(paimeng.LangZH, KeyHelp), Message(paimeng.LangEN, KeyHelp)
-	for _, w := range []string{"/gen", "图片", "推近", "后拉", "左移", "右移", "晃动", "不动", "暗转", "/balance", "/help", "--seconds", "--seed"} {
+	commands := []string{"/gen", "/balance", "/price", "/daily", "/redeem", "/link", "/unlink", "/queue", "/cancel",
+		"/top", "/private", "/public", "/like", "/ban", "/unban", "/grant", "/help", "--seconds", "--seed", "--pro", "--relax"}
+	for _, w := range append([]string{"图片", "推近", "后拉", "左移", "右移", "晃动", "不动", "暗转"}, commands...) {
 		if !strings.Contains(zh, w) {
 			t.Errorf("zh help lacks %q", w)
 		}
 	}
-	for _, w := range []string{"/gen", "image", "push in", "pull back", "pan left", "pan right", "shake", "static", "fade", "/balance", "/help", "--seconds", "--seed"} {
+	for _, w := range append([]string{"image", "push in", "pull back", "pan left", "pan right", "shake", "static", "fade"}, commands...) {
 		if !strings.Contains(en, w) {
 			t.Errorf("en help lacks %q", w)
 		}
@@ -197,6 +283,67 @@ func TestQueuedText(t *testing.T) {
 	}
 	if got := QueuedText(paimeng.LangEN, "j1", -1); !strings.Contains(got, "#j1") || strings.Contains(got, "position") {
 		t.Errorf("no position = %q", got)
+	}
+}
+
+func TestQueuedPriceText(t *testing.T) {
+	tests := []struct {
+		lang  paimeng.Lang
+		pos   int
+		price int64
+		want  []string
+		not   []string
+	}{
+		{paimeng.LangZH, 2, 20, []string{"✅ 已收到，任务 #abc 正在排队（第 2 位），本次 20 积分", "/cancel abc"}, nil},
+		{paimeng.LangEN, 2, 20, []string{"#abc", "position 2", "20 credits", "/cancel abc"}, nil},
+		{paimeng.LangZH, 0, 35, []string{"#abc", "已开始", "本次 35 积分"}, []string{"/cancel"}},
+		{paimeng.LangEN, 0, 35, []string{"#abc", "started", "35 credits"}, []string{"/cancel"}},
+		{paimeng.LangZH, -1, 10, []string{"#abc", "排队", "本次 10 积分"}, []string{"第"}},
+		{paimeng.LangEN, -1, 10, []string{"#abc", "queued", "10 credits"}, []string{"position"}},
+		{paimeng.LangZH, 1, 0, []string{"第 1 位", "本次免费"}, []string{"0 积分"}},
+		{paimeng.LangEN, 1, 0, []string{"position 1", "free"}, []string{"0 credits"}},
+	}
+	for _, tt := range tests {
+		got := QueuedPriceText(tt.lang, "abc", tt.pos, tt.price)
+		if strings.Contains(got, "%!") {
+			t.Errorf("bad format: %q", got)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("QueuedPriceText(%s, %d, %d) = %q lacks %q", tt.lang, tt.pos, tt.price, got, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(got, w) {
+				t.Errorf("QueuedPriceText(%s, %d, %d) = %q has %q", tt.lang, tt.pos, tt.price, got, w)
+			}
+		}
+	}
+}
+
+func TestLikeData(t *testing.T) {
+	if got := LikeData("ab12cd34ef"); got != "like:ab12cd34ef" {
+		t.Errorf("LikeData = %q", got)
+	}
+	tests := []struct {
+		in string
+		id string
+		ok bool
+	}{
+		{"like:ab12cd34ef", "ab12cd34ef", true},
+		{LikeData("j001"), "j001", true},
+		{"like:", "", false},
+		{"like:a b", "", false},
+		{"like:a:b", "", false},
+		{"unlike:abc", "", false},
+		{"abc", "", false},
+		{"like:" + strings.Repeat("a", 65), "", false},
+	}
+	for _, tt := range tests {
+		id, ok := ParseLikeData(tt.in)
+		if id != tt.id || ok != tt.ok {
+			t.Errorf("ParseLikeData(%q) = %q, %v; want %q, %v", tt.in, id, ok, tt.id, tt.ok)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package command holds the chat grammar shared by every front end: the
-// /gen command and its options, and all member-facing text in Chinese and
-// English.
+// /gen command and its options, the Handler that answers every other
+// command (balance, daily, link, queue, top, admin commands…), and all
+// member-facing text in Chinese and English.
 package command
 
 import (
@@ -16,6 +17,20 @@ import (
 const (
 	Gen     = "gen"
 	Balance = "balance"
+	Price   = "price"
+	Daily   = "daily"
+	Redeem  = "redeem"
+	Link    = "link"
+	Unlink  = "unlink"
+	Queue   = "queue"
+	Cancel  = "cancel"
+	Top     = "top"
+	Private = "private"
+	Public  = "public"
+	Like    = "like"
+	Ban     = "ban"   // admins only
+	Unban   = "unban" // admins only
+	Grant   = "grant" // admins only
 	Help    = "help"
 	Start   = "start"
 )
@@ -28,14 +43,17 @@ type Command struct {
 
 	// Set for /gen only.
 	Prompt  string
-	Seconds int   // 0 means the default
-	Seed    int64 // 0 means pick one
+	Seconds int          // 0 means the default
+	Seed    int64        // 0 means pick one
+	Mode    paimeng.Mode // "" means std
+	Lane    paimeng.Lane // "" means fast
 }
 
-// Known reports whether the command is one of Gen, Balance, Help or Start.
+// Known reports whether the command is one of the names above.
 func (c Command) Known() bool {
 	switch c.Name {
-	case Gen, Balance, Help, Start:
+	case Gen, Balance, Price, Daily, Redeem, Link, Unlink, Queue, Cancel, Top,
+		Private, Public, Like, Ban, Unban, Grant, Help, Start:
 		return true
 	}
 	return false
@@ -43,12 +61,19 @@ func (c Command) Known() bool {
 
 // Parse parses a chat message such as "/gen 镜头缓慢推近 --seconds 10 --seed 42"
 // or "/gen@MyBot prompt". Text that is not a command yields an EINVALID
-// error. For /gen, the options --seconds 5|10 and --seed N (also written
-// --seconds=10, seconds:10, 时长:10, 种子:42; a leading "—" as phones type
-// "--" also works) are taken out of the prompt; an unknown --option or a bad
-// value yields EBadOption and an over-long prompt EPromptTooLong. On such
-// errors the returned Command still carries Name, Bot and Args, so a front
-// end can tell whom the command was for.
+// error. For /gen, the options are taken out of the prompt:
+//
+//	--seconds 5|10   also --seconds=10, seconds:10, 时长:10
+//	--seed N         also seed:42, 种子:42
+//	--mode std|pro   also --pro, --std, mode:pro, 模式:pro (标准, 专业)
+//	--relax, --fast  the queue lane; also --lane relax, lane:relax, 通道:慢速
+//
+// A leading "—" or "–", as phones type "--", also works. Lane and mode
+// words in the prose itself ("慢速", "relax") stay in the prompt. An
+// unknown --option or a bad value yields EBadOption and an over-long prompt
+// EPromptTooLong. On such errors the returned Command still carries Name,
+// Bot and Args, so a front end can tell whom the command was for. The
+// arguments of other commands are left in Args for Handler to read.
 func Parse(text string) (Command, error) {
 	text = strings.TrimSpace(text)
 	if !strings.HasPrefix(text, "/") {
@@ -74,37 +99,53 @@ func Parse(text string) (Command, error) {
 
 // parseGen splits c.Args into prompt and options.
 func (c *Command) parseGen() error {
-	fields := strings.Fields(c.Args)
-	prompt := make([]string, 0, len(fields))
-	for i := 0; i < len(fields); i++ {
-		f := fields[i]
-		if name, ok := dashOption(f); ok {
-			key, val, hasVal := strings.Cut(name, "=")
-			if !hasVal {
-				if i+1 >= len(fields) {
-					return paimeng.Errorf(paimeng.EBadOption, "option --%s needs a value", key)
-				}
-				i++
-				val = fields[i]
-			}
-			if err := c.setOption(key, val); err != nil {
-				return err
-			}
-			continue
-		}
-		if key, val, ok := colonOption(f); ok {
-			if err := c.setOption(key, val); err != nil {
-				return err
-			}
-			continue
-		}
-		prompt = append(prompt, f)
+	prompt, err := c.parseOptions(strings.Fields(c.Args))
+	if err != nil {
+		return err
 	}
 	c.Prompt = strings.Join(prompt, " ")
 	if n := utf8.RuneCountInString(c.Prompt); n > paimeng.MaxPromptRunes {
 		return paimeng.Errorf(paimeng.EPromptTooLong, "prompt has %d runes, limit %d", n, paimeng.MaxPromptRunes)
 	}
 	return nil
+}
+
+// parseOptions sets c's options from fields and returns the fields that are
+// not options, in order.
+func (c *Command) parseOptions(fields []string) ([]string, error) {
+	rest := make([]string, 0, len(fields))
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if name, ok := dashOption(f); ok {
+			key, val, hasVal := strings.Cut(name, "=")
+			if flag := flagName(key); flag != "" {
+				if hasVal {
+					return nil, paimeng.Errorf(paimeng.EBadOption, "option --%s takes no value", key)
+				}
+				c.setFlag(flag)
+				continue
+			}
+			if !hasVal {
+				if i+1 >= len(fields) {
+					return nil, paimeng.Errorf(paimeng.EBadOption, "option --%s needs a value", key)
+				}
+				i++
+				val = fields[i]
+			}
+			if err := c.setOption(key, val); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if key, val, ok := colonOption(f); ok {
+			if err := c.setOption(key, val); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		rest = append(rest, f)
+	}
+	return rest, nil
 }
 
 // dashOption recognises "--name", "--name=value" and the dash forms phones
@@ -129,9 +170,9 @@ func dashOption(f string) (string, bool) {
 
 func isASCIILetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
-// colonOption recognises "seconds:10" and "seed:42" (ASCII or full-width
-// colon) for known option names only, so ordinary prose with colons stays
-// in the prompt.
+// colonOption recognises "seconds:10", "seed:42", "mode:pro" and
+// "lane:relax" (ASCII or full-width colon) for known option names only, so
+// ordinary prose with colons stays in the prompt.
 func colonOption(f string) (key, val string, ok bool) {
 	f = strings.Replace(f, "：", ":", 1)
 	key, val, ok = strings.Cut(f, ":")
@@ -141,23 +182,89 @@ func colonOption(f string) (key, val string, ok bool) {
 	return key, val, true
 }
 
-// optionName maps the spellings of an option to its canonical name.
+// optionName maps the spellings of an option that takes a value to its
+// canonical name.
 func optionName(key string) string {
 	switch strings.ToLower(key) {
 	case "seconds", "second", "secs", "duration", "时长", "秒数":
 		return "seconds"
 	case "seed", "种子":
 		return "seed"
+	case "mode", "quality", "模式":
+		return "mode"
+	case "lane", "通道":
+		return "lane"
 	}
 	return ""
+}
+
+// flagName maps the spellings of an option without a value (--pro,
+// --relax…) to its canonical name.
+func flagName(key string) string {
+	switch strings.ToLower(key) {
+	case "pro":
+		return "pro"
+	case "std", "standard":
+		return "std"
+	case "relax", "relaxed", "slow":
+		return "relax"
+	case "fast":
+		return "fast"
+	}
+	return ""
+}
+
+func (c *Command) setFlag(flag string) {
+	switch flag {
+	case "pro":
+		c.Mode = paimeng.ModePro
+	case "std":
+		c.Mode = paimeng.ModeStd
+	case "relax":
+		c.Lane = paimeng.LaneRelax
+	case "fast":
+		c.Lane = paimeng.LaneFast
+	}
+}
+
+// modeValue maps a written mode to a Mode, or "".
+func modeValue(s string) paimeng.Mode {
+	switch strings.ToLower(s) {
+	case "std", "standard", "标准":
+		return paimeng.ModeStd
+	case "pro", "专业":
+		return paimeng.ModePro
+	}
+	return ""
+}
+
+// laneValue maps a written lane to a Lane, or "".
+func laneValue(s string) paimeng.Lane {
+	switch strings.ToLower(s) {
+	case "fast", "快速":
+		return paimeng.LaneFast
+	case "relax", "relaxed", "slow", "慢速":
+		return paimeng.LaneRelax
+	}
+	return ""
+}
+
+// secondsValue maps "10", "10s" or "10秒" to 10; ok is false for anything
+// but 5 and 10.
+func secondsValue(s string) (int, bool) {
+	v := strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "s"), "秒")
+	n, err := strconv.Atoi(v)
+	if err != nil || (n != 5 && n != 10) {
+		return 0, false
+	}
+	return n, true
 }
 
 func (c *Command) setOption(key, val string) error {
 	switch optionName(key) {
 	case "seconds":
-		v := strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(val), "s"), "秒")
-		n, err := strconv.Atoi(v)
-		if err != nil || (n != 5 && n != 10) {
+		n, ok := secondsValue(val)
+		if !ok {
 			return paimeng.Errorf(paimeng.EBadOption, "seconds must be 5 or 10, got %q", val)
 		}
 		c.Seconds = n
@@ -167,6 +274,18 @@ func (c *Command) setOption(key, val string) error {
 			return paimeng.Errorf(paimeng.EBadOption, "seed must be a non-negative integer, got %q", val)
 		}
 		c.Seed = n
+	case "mode":
+		m := modeValue(val)
+		if m == "" {
+			return paimeng.Errorf(paimeng.EBadOption, "mode must be std or pro, got %q", val)
+		}
+		c.Mode = m
+	case "lane":
+		l := laneValue(val)
+		if l == "" {
+			return paimeng.Errorf(paimeng.EBadOption, "lane must be fast or relax, got %q", val)
+		}
+		c.Lane = l
 	default:
 		return paimeng.Errorf(paimeng.EBadOption, "unknown option %q", key)
 	}

@@ -10,22 +10,27 @@ import (
 
 // Message keys for Message.
 const (
-	KeyHelp           = "help"            // no args
-	KeyHint           = "hint"            // no args: an image arrived without /gen
-	KeyBalance        = "balance"         // balance int64
-	KeyQueued         = "queued"          // job id string, position int
-	KeyQueuedNoPos    = "queued_nopos"    // job id string
-	KeyStarted        = "started"         // job id string
-	KeyProgress       = "progress"        // job id string, stage string, bar string
-	KeyDone           = "done"            // job id string
-	KeyFailed         = "failed"          // job id string
-	KeyCanceled       = "canceled"        // no args
-	KeyCaption        = "caption"         // prompt string, seed int64, balance int64
-	KeyCaptionNoCount = "caption_nocount" // prompt string, seed int64
-	KeyDefaultPrompt  = "default_prompt"  // no args
-	KeyStageRender    = "stage_render"    // no args
-	KeyStageEncode    = "stage_encode"    // no args
-	KeyStageUpload    = "stage_upload"    // no args
+	KeyHelp             = "help"            // no args
+	KeyHint             = "hint"            // no args: an image arrived without /gen
+	KeyBalance          = "balance"         // balance int64
+	KeyQueued           = "queued"          // job id string, position int
+	KeyQueuedNoPos      = "queued_nopos"    // job id string
+	KeyStarted          = "started"         // job id string
+	KeyQueuedPrice      = "queued_price"    // job id string, position int, price text string (see QueuedPriceText)
+	KeyQueuedNoPosPrice = "queued_nopos_pr" // job id string, price text string
+	KeyStartedPrice     = "started_price"   // job id string, price text string
+	KeyPriceCharge      = "price_charge"    // price int64: "本次 20 积分"
+	KeyPriceFree        = "price_free"      // no args: "本次免费"
+	KeyProgress         = "progress"        // job id string, stage string, bar string
+	KeyDone             = "done"            // job id string
+	KeyFailed           = "failed"          // job id string
+	KeyCanceled         = "canceled"        // no args
+	KeyCaption          = "caption"         // prompt string, seed int64, balance int64
+	KeyCaptionNoCount   = "caption_nocount" // prompt string, seed int64
+	KeyDefaultPrompt    = "default_prompt"  // no args
+	KeyStageRender      = "stage_render"    // no args
+	KeyStageEncode      = "stage_encode"    // no args
+	KeyStageUpload      = "stage_upload"    // no args
 )
 
 // CaptionPromptRunes is how much of a prompt a done caption quotes.
@@ -65,6 +70,18 @@ func catalog(key string) (zh, en string) {
 			"✅ Got it. Job #%s is queued. The video will be sent here when it is ready."
 	case KeyStarted:
 		return "✅ 已收到，任务 #%s 已开始生成。", "✅ Got it. Job #%s has started."
+	case KeyQueuedPrice:
+		return "✅ 已收到，任务 #%[1]s 正在排队（第 %[2]d 位），%[3]s。完成后会把视频发给你；排队期间发送 /cancel %[1]s 可取消并退回积分。",
+			"✅ Got it. Job #%[1]s is queued at position %[2]d (%[3]s). The video will be sent here when it is ready; send /cancel %[1]s while it waits to cancel it and get the credits back."
+	case KeyQueuedNoPosPrice:
+		return "✅ 已收到，任务 #%[1]s 正在排队，%[2]s。完成后会把视频发给你；排队期间发送 /cancel %[1]s 可取消并退回积分。",
+			"✅ Got it. Job #%[1]s is queued (%[2]s). The video will be sent here when it is ready; send /cancel %[1]s while it waits to cancel it and get the credits back."
+	case KeyStartedPrice:
+		return "✅ 已收到，任务 #%s 已开始生成，%s。", "✅ Got it. Job #%s has started (%s)."
+	case KeyPriceCharge:
+		return "本次 %d 积分", "%d credits"
+	case KeyPriceFree:
+		return "本次免费", "free"
 	case KeyProgress:
 		return "⏳ 任务 #%s %s中\n%s", "⏳ Job #%s %s\n%s"
 	case KeyDone:
@@ -86,7 +103,7 @@ func catalog(key string) (zh, en string) {
 	case KeyStageUpload:
 		return "上传", "uploading"
 	}
-	return "", ""
+	return communityCatalog(key)
 }
 
 const helpZH = `把一张图片变成几秒钟的短视频 🎬
@@ -96,12 +113,26 @@ const helpZH = `把一张图片变成几秒钟的短视频 🎬
 也可以回复一张图片发送 /gen 加描述。
 
 镜头词：推近、后拉、左移、右移、晃动、不动、暗转，可以组合，例如“先推近再暗转”。不写描述时使用默认镜头。
-选项：--seconds 5 或 10（视频时长，默认 5）；--seed 42（固定随机数，相同输入得到相同视频）。
+选项：--seconds 5 或 10（视频时长，默认 5）；--pro 专业模式（更精细，更贵）；--relax 慢速通道（更便宜，空闲时生成）；--seed 42（固定随机数，相同输入得到相同视频）。
 
+积分
 /balance 查看积分余额
+/price 价格表
+/daily 每日签到领积分
+/redeem 兑换码：兑换积分
+/link 关联另一个平台的账号（共用积分），/unlink 解除关联
+
+任务与作品
+/queue 我的任务和排队位置
+/cancel 任务ID：取消排队中的任务，退回积分
+/top 排行榜：/top 作品|积分|赞 周|月|总
+/like 作品ID：点赞
+/private 作品ID、/public 作品ID：作品墙上隐藏或公开
 /help 显示本帮助
 
-每次生成按时长扣积分，生成失败不扣费。`
+管理员：/ban、/unban、/grant
+
+每次生成按时长和模式扣积分，生成失败不扣费。`
 
 const helpEN = `Turn a picture into a short video clip 🎬
 
@@ -110,12 +141,26 @@ Usage: send an image with the caption
 or reply to an image with /gen and a description.
 
 Camera words: push in, pull back, pan left, pan right, shake, static, fade (Chinese works too: 推近, 后拉, 左移, 右移, 晃动, 不动, 暗转). Combine them, e.g. "push in then fade". Without a description a default move is used.
-Options: --seconds 5 or 10 (clip length, default 5); --seed 42 (fixes randomness: same input, same video).
+Options: --seconds 5 or 10 (clip length, default 5); --pro (finer, costs more); --relax (cheaper, runs when there is room); --seed 42 (fixes randomness: same input, same video).
 
+Credits
 /balance shows your credit balance
+/price shows the prices
+/daily daily check-in for free credits
+/redeem CODE redeems a code
+/link joins your account on another platform (one shared balance); /unlink undoes it
+
+Jobs and videos
+/queue your jobs and their places in the queue
+/cancel ID cancels a queued job and refunds it
+/top leaderboards: /top gen|spent|likes week|month|all
+/like ID likes a video
+/private ID, /public ID hide or show your video in the gallery
 /help shows this help
 
-Each video costs credits by length; nothing is charged when generation fails.`
+Admins: /ban, /unban, /grant
+
+Each video costs credits by length and mode; nothing is charged when generation fails.`
 
 // ErrorText returns member-facing text for err in lang: one clear sentence
 // per error code, never the raw error.
@@ -151,14 +196,14 @@ func codeCatalog(code string) (zh, en string) {
 		return fmt.Sprintf("描述太长了，最多 %d 个字，请精简后再试。本次未扣除积分。", paimeng.MaxPromptRunes),
 			fmt.Sprintf("The description is too long (max %d characters). Please shorten it. Nothing was charged.", paimeng.MaxPromptRunes)
 	case paimeng.EBadOption:
-		return "选项有误：--seconds 只能是 5 或 10，--seed 是非负整数，其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
-			"Bad option: --seconds must be 5 or 10, --seed a non-negative number; other options are not known. Send /help for usage. Nothing was charged."
+		return "选项有误：--seconds 只能是 5 或 10，--mode 是 std 或 pro，--seed 是非负整数；--pro、--relax、--fast 后面不带值；其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
+			"Bad option: --seconds must be 5 or 10, --mode std or pro, --seed a non-negative number; --pro, --relax and --fast take no value; other options are not known. Send /help for usage. Nothing was charged."
 	case paimeng.EInsufficient:
 		return "积分不足，无法生成这个视频。发送 /balance 查看余额。本次未扣除积分。",
 			"Not enough credits for this video. Send /balance to see your balance. Nothing was charged."
 	case paimeng.ETooManyJobs:
-		return "你已经有任务在排队了，请等它完成后再发。本次未扣除积分。",
-			"You already have jobs waiting. Please wait for them to finish first. Nothing was charged."
+		return "你排队中的任务已经到上限了。发送 /queue 查看，等它们完成或用 /cancel 任务ID 取消一个后再发。本次未扣除积分。",
+			"You already have as many jobs waiting as allowed. Send /queue to see them; wait for one to finish or cancel one with /cancel ID, then try again. Nothing was charged."
 	case paimeng.EEngineFailed:
 		return "视频生成失败了，请换一张图片或稍后再试。本次未扣除积分。",
 			"The video could not be made. Please try another image or try again later. Nothing was charged."
@@ -168,6 +213,39 @@ func codeCatalog(code string) (zh, en string) {
 	case paimeng.EUnknownEngine:
 		return "所选的生成引擎不可用，请不带引擎选项重试。本次未扣除积分。",
 			"The chosen engine is not available. Please try again without choosing one. Nothing was charged."
+	case paimeng.EBanned:
+		return "你的账号已被封禁，不能使用这个功能。如有疑问请联系管理员。本次未扣除积分。",
+			"Your account is banned and cannot do this. Please contact an admin if you think this is a mistake. Nothing was charged."
+	case paimeng.EPromptBlocked:
+		return "描述里有不允许的内容，请修改后再试。本次未扣除积分。",
+			"The description contains words that are not allowed. Please change it and try again. Nothing was charged."
+	case paimeng.ERateLimited:
+		return "发送得太快了，请稍等一分钟再试。本次未扣除积分。",
+			"You are sending too fast. Please wait a minute and try again. Nothing was charged."
+	case paimeng.EAlreadyClaimed:
+		return "今天已经签到过了，明天再来吧。发送 /balance 查看余额。",
+			"You have already checked in today. Come back tomorrow; send /balance to see your balance."
+	case paimeng.ECodeInvalid:
+		return "没有这个码，请检查是否输错后重试。",
+			"That code does not exist. Please check it for typos and try again."
+	case paimeng.ECodeUsed:
+		return "这个码已经用过了。关联码只能用一次，可以在原平台重新发送 /link 获取新码。",
+			"That code has already been used. A link code works once; send /link on your other platform for a new one."
+	case paimeng.ECodeExpired:
+		return "这个码已经过期了。关联码可以在原平台重新发送 /link 获取新码。",
+			"That code has expired. For a link code, send /link on your other platform to get a new one."
+	case paimeng.EAlreadyLinked:
+		return "这两个账号已经关联在一起了，无需再关联。",
+			"These accounts are already linked; nothing to do."
+	case paimeng.ENotLinked:
+		return "这个账号没有与其他平台关联，无需解除。",
+			"This account is not linked to another platform; nothing to undo."
+	case paimeng.ENotCancelable:
+		return "这个任务已经开始或已经结束，不能再取消了。发送 /queue 查看你的任务。",
+			"That job has already started or finished and can no longer be canceled. Send /queue to see your jobs."
+	case paimeng.EForbidden:
+		return "只有管理员或作品的主人可以这样做。",
+			"Only an admin or the owner can do that."
 	case paimeng.EUNAUTH:
 		return "暂时无法为你处理这个请求。本次未扣除积分。",
 			"This request cannot be handled for you right now. Nothing was charged."
@@ -187,6 +265,22 @@ func QueuedText(lang paimeng.Lang, jobID string, pos int) string {
 		return Message(lang, KeyStarted, jobID)
 	}
 	return Message(lang, KeyQueuedNoPos, jobID)
+}
+
+// QueuedPriceText is QueuedText with the price of the job: "✅ 已收到，任务
+// #abc 正在排队（第 2 位），本次 20 积分。…". A price of 0 reads as free.
+func QueuedPriceText(lang paimeng.Lang, jobID string, pos int, price int64) string {
+	charge := Message(lang, KeyPriceFree)
+	if price > 0 {
+		charge = Message(lang, KeyPriceCharge, price)
+	}
+	switch {
+	case pos > 0:
+		return Message(lang, KeyQueuedPrice, jobID, pos, charge)
+	case pos == 0:
+		return Message(lang, KeyStartedPrice, jobID, charge)
+	}
+	return Message(lang, KeyQueuedNoPosPrice, jobID, charge)
 }
 
 // ProgressBar renders a fraction in [0, 1] as cells and a percentage, e.g.
