@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${PAIMENG_ORT_LIBRARY:?set PAIMENG_ORT_LIBRARY to libonnxruntime.so}"
 export PAIMENG_ORT_LIBRARY
-out=$(go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" ./bench/ | tee /dev/stderr)
+out=$(go test -run '^$' -bench 'Camera|FFmpeg' -benchtime "${BENCHTIME:-3x}" ./bench/ | tee /dev/stderr)
 ns() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {print $3}' <<<"$out"; }
 awk -v o="$(ns BenchmarkCameraClip720p)" -v z="$(ns BenchmarkFFmpegZoompan720p)" -v s="$(ns BenchmarkFFmpegZoompanSmooth720p)" 'BEGIN {
 	printf "camera engine:            %.3f s/clip\n", o/1e9

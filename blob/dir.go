@@ -91,6 +91,18 @@ func (d *Dir) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// Delete removes the blob under key; a missing blob is not an error.
+func (d *Dir) Delete(ctx context.Context, key string) error {
+	name, err := d.file(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
+}
+
 // Path returns the file holding key.
 func (d *Dir) Path(key string) string {
 	name, err := d.file(key)

@@ -38,4 +38,16 @@ func TestDir(t *testing.T) {
 	if d.Path("jobs/abc/video.mp4") == "" {
 		t.Fatal("no path")
 	}
+	if err := d.Delete(ctx, "jobs/abc/video.mp4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Open(ctx, "jobs/abc/video.mp4"); paimeng.ErrorCode(err) != paimeng.ENOTFOUND {
+		t.Fatalf("deleted blob still opens: %v", err)
+	}
+	if err := d.Delete(ctx, "jobs/abc/video.mp4"); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	if err := d.Delete(ctx, "../x"); paimeng.ErrorCode(err) != paimeng.EINVALID {
+		t.Fatalf("bad key deleted: %v", err)
+	}
 }

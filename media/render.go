@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/paimeng/paimeng"
 )
@@ -70,7 +71,7 @@ func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p 
 
 	encCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	enc, err := NewEncoder(encCtx, spec, videoPath, r.opt)
+	enc, err := NewEncoder(encCtx, spec, videoPath, encodeFor(r.opt, in.Mode))
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +118,24 @@ func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p 
 		Seconds:    float64(spec.Frames) / float64(spec.FPS),
 		Bytes:      st.Size(),
 	}, nil
+}
+
+// x264Presets lists libx264 presets from fastest to slowest.
+var x264Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"}
+
+// encodeFor returns the encoder options for a quality mode: pro uses at
+// least the "medium" preset and a CRF two steps finer (18 with the default
+// 20); std uses opt as configured.
+func encodeFor(opt EncodeOptions, mode paimeng.Mode) EncodeOptions {
+	if mode != paimeng.ModePro {
+		return opt
+	}
+	opt = opt.withDefaults()
+	if slices.Index(x264Presets, opt.Preset) < slices.Index(x264Presets, "medium") {
+		opt.Preset = "medium"
+	}
+	opt.CRF = max(opt.CRF-2, 1)
+	return opt
 }
 
 // RenderInput is paimeng.RenderInput, aliased for callers of this package.

@@ -18,13 +18,15 @@ import (
 // job:finished event arrives, delivers the result through the job's front
 // end, and relays progress events to the front ends.
 type Finisher struct {
-	store      Store
-	deliverers map[paimeng.Platform]paimeng.Deliverer
-	log        *slog.Logger
+	store Store
+	log   *slog.Logger
 
-	mu      sync.Mutex
-	running map[string]time.Time // jobs already marked running, by when
-	jobs    map[string]cachedJob
+	mu         sync.Mutex
+	deliverers map[paimeng.Platform]paimeng.Deliverer
+	running    map[string]time.Time // jobs already marked running, by when
+	jobs       map[string]cachedJob
+	delivering map[string]chan struct{} // closed when the delivery in flight ends
+	settled    func()
 }
 
 type cachedJob struct {
@@ -37,14 +39,38 @@ func NewFinisher(store Store, log *slog.Logger, ds ...paimeng.Deliverer) *Finish
 	if log == nil {
 		log = slog.Default()
 	}
-	m := make(map[paimeng.Platform]paimeng.Deliverer, len(ds))
+	f := &Finisher{
+		store: store, log: log, deliverers: map[paimeng.Platform]paimeng.Deliverer{},
+		running: map[string]time.Time{}, jobs: map[string]cachedJob{}, delivering: map[string]chan struct{}{},
+	}
+	f.AddDeliverers(ds...)
+	return f
+}
+
+// AddDeliverers adds front ends to deliver through, replacing any of the
+// same platform. Front ends that need the finisher (through the Community
+// service) are built after it and added here.
+func (f *Finisher) AddDeliverers(ds ...paimeng.Deliverer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, d := range ds {
 		if d != nil {
-			m[d.Platform()] = d
+			f.deliverers[d.Platform()] = d
 		}
 	}
-	return &Finisher{store: store, deliverers: m, log: log, running: map[string]time.Time{}, jobs: map[string]cachedJob{}}
 }
+
+func (f *Finisher) deliverer(p paimeng.Platform) (paimeng.Deliverer, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.deliverers[p]
+	return d, ok
+}
+
+// OnSettle sets a function called after a job becomes final through this
+// finisher (a member's slot is free again): the Dispatcher's Kick. Call it
+// before the finisher handles events.
+func (f *Finisher) OnSettle(fn func()) { f.settled = fn }
 
 // Register adds the finisher's handlers to mux.
 func (f *Finisher) Register(mux *asynq.ServeMux) {
@@ -72,18 +98,28 @@ func (f *Finisher) Finish(ctx context.Context, o paimeng.Outcome) error {
 	log := f.log.With("job_id", j.ID, "user", j.Identity.String(), "platform", string(j.Identity.Platform))
 	if changed {
 		log.Info("job finished", "status", j.Status, "code", j.ErrorCode)
+		if f.settled != nil {
+			f.settled()
+		}
 	}
 	f.forget(j.ID)
 	return f.Deliver(ctx, j)
 }
 
 // Deliver hands a final job to its front end unless that already happened.
+// Within one process a job is delivered by one call at a time; a
+// concurrent call waits for it and delivers only if it failed.
 func (f *Finisher) Deliver(ctx context.Context, j *paimeng.Job) error {
 	if j.DeliveredAt != nil || !j.Status.Final() {
 		return nil
 	}
+	release, j, err := f.claimDelivery(ctx, j)
+	if err != nil || release == nil {
+		return err
+	}
+	defer release()
 	log := f.log.With("job_id", j.ID, "user", j.Identity.String(), "platform", string(j.Identity.Platform))
-	d, ok := f.deliverers[j.Identity.Platform]
+	d, ok := f.deliverer(j.Identity.Platform)
 	if !ok {
 		// This process has no front end for the platform (e.g. a replica
 		// without the Telegram token): let another try.
@@ -98,6 +134,45 @@ func (f *Finisher) Deliver(ctx context.Context, j *paimeng.Job) error {
 	}
 	log.Info("job delivered", "status", j.Status)
 	return nil
+}
+
+// claimDelivery makes this call the one delivering j in this process. It
+// returns the job as stored now, or a nil release when nothing is left to
+// deliver.
+func (f *Finisher) claimDelivery(ctx context.Context, j *paimeng.Job) (release func(), cur *paimeng.Job, err error) {
+	for {
+		f.mu.Lock()
+		busy, ok := f.delivering[j.ID]
+		if !ok {
+			done := make(chan struct{})
+			f.delivering[j.ID] = done
+			f.mu.Unlock()
+			release = func() {
+				f.mu.Lock()
+				delete(f.delivering, j.ID)
+				f.mu.Unlock()
+				close(done)
+			}
+			break
+		}
+		f.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	// Another call may have delivered it since j was read.
+	cur, err = f.store.Job(ctx, j.ID)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("queue: deliver %s: %w", j.ID, err)
+	}
+	if cur.DeliveredAt != nil || !cur.Status.Final() {
+		release()
+		return nil, nil, nil
+	}
+	return release, cur, nil
 }
 
 // Progress relays one progress event to the job's front end, marking the
@@ -122,7 +197,7 @@ func (f *Finisher) Progress(ctx context.Context, ev ProgressEvent) error {
 		}
 		j.Status = paimeng.JobRunning
 	}
-	d, ok := f.deliverers[j.Identity.Platform]
+	d, ok := f.deliverer(j.Identity.Platform)
 	if !ok {
 		return nil
 	}

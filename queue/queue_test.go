@@ -3,12 +3,14 @@ package queue_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,19 +132,49 @@ type harness struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	sub       *queue.Submitter
+	disp      *queue.Dispatcher
 	fin       *queue.Finisher
 	front     *recorder
 	render    *flaky
 	rdb       *redis.Client
+	ropt      asynq.RedisConnOpt
 	task      queue.TaskOptions
+	log       *slog.Logger
+	kicks     atomic.Int32
 }
 
-func newHarness(t *testing.T, store *credits.Store) *harness {
+// setup chooses what a harness runs besides the stores and clients.
+type setup struct {
+	worker   bool // the real worker and the finisher's event server
+	dispatch bool // the dispatcher's loop, every 20 ms and on kicks
+	// Dispatcher limits; zero takes the defaults.
+	ahead, maxRunning int
+	// deleteBlobs gives the Submitter's blob store a Delete method.
+	deleteBlobs bool
+}
+
+// deletingDir is a blob.Dir that can also delete, which the Submitter uses
+// when a store has it to drop the image of a refused submit.
+type deletingDir struct{ *blob.Dir }
+
+func (d deletingDir) Delete(_ context.Context, key string) error { return os.Remove(d.Path(key)) }
+
+// blockedWord is refused by the harness's prompt check.
+const blockedWord = "违禁词"
+
+func checkPrompt(p string) error {
+	if strings.Contains(p, blockedWord) {
+		return paimeng.Errorf(paimeng.EPromptBlocked, "blocked term")
+	}
+	return nil
+}
+
+func newHarness(t *testing.T, store *credits.Store, cfg setup) *harness {
 	t.Helper()
 	url := redisURL(t)
 	ropt, _ := asynq.ParseRedisURI(url)
 	gopt, _ := redis.ParseURL(url)
-	h := &harness{t: t, store: store, front: newRecorder()}
+	h := &harness{t: t, store: store, front: newRecorder(), ropt: ropt}
 	var err error
 	if h.blobs, err = blob.NewDir(t.TempDir()); err != nil {
 		t.Fatal(err)
@@ -152,38 +184,69 @@ func newHarness(t *testing.T, store *credits.Store) *harness {
 	h.rdb = redis.NewClient(gopt)
 	t.Cleanup(func() { h.client.Close(); h.inspector.Close(); h.rdb.Close() })
 	h.task = queue.TaskOptions{Timeout: time.Minute, MaxRetry: 2}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.disp = queue.NewDispatcher(queue.DispatcherConfig{
+		Store: store, Client: h.client, Inspector: h.inspector, Task: h.task,
+		MaxRunning: cfg.maxRunning, Ahead: cfg.ahead, Interval: 20 * time.Millisecond, Logger: h.log,
+	})
+	kick := func() { h.kicks.Add(1); h.disp.Kick() }
+	var blobs paimeng.BlobStore = h.blobs
+	if cfg.deleteBlobs {
+		blobs = deletingDir{h.blobs}
+	}
 	h.sub, err = queue.NewSubmitter(queue.SubmitterConfig{
-		Store: store, Client: h.client, Blobs: h.blobs, Pricing: queue.PerFiveSeconds(10),
-		CheckImage: media.CheckImage, Task: h.task, Logger: log,
+		Store: store, Blobs: blobs, Prices: paimeng.NewPrices(10),
+		CheckImage: media.CheckImage, CheckPrompt: checkPrompt, Kick: kick, Logger: h.log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.render = &flaky{inner: renderer(t)}
-	w, err := queue.NewWorker(queue.WorkerConfig{Renderer: h.render, Blobs: h.blobs, Client: h.client, Redis: h.rdb, ProgressEvery: time.Millisecond, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.fin = queue.NewFinisher(store, log, h.front)
+	// Front ends are built after the finisher in the app (they need the
+	// community service, which needs the finisher).
+	h.fin = queue.NewFinisher(store, h.log)
+	h.fin.AddDeliverers(h.front)
+	h.fin.OnSettle(kick)
 
-	mux := asynq.NewServeMux()
-	w.Register(mux)
-	h.fin.Register(mux)
-	srv := asynq.NewServer(ropt, asynq.Config{
-		Concurrency:              2,
-		Queues:                   map[string]int{queue.QueueGen: 1, queue.QueueEvents: 1},
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	if cfg.worker {
+		h.render = &flaky{inner: renderer(t)}
+		w, err := queue.NewWorker(queue.WorkerConfig{Renderer: h.render, Blobs: h.blobs, Client: h.client, Redis: h.rdb, ProgressEvery: time.Millisecond, Logger: h.log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := asynq.NewServeMux()
+		w.Register(mux)
+		h.fin.Register(mux)
+		queues := queue.WorkerQueues(0, 0)
+		queues[queue.QueueEvents] = 1
+		h.serve(mux, 2, queues)
+		wg.Add(1)
+		go func() { defer wg.Done(); h.fin.ListenProgress(ctx, h.rdb) }()
+	}
+	if cfg.dispatch {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.disp.Run(ctx) }()
+	}
+	return h
+}
+
+// serve runs an asynq server over mux until the test ends.
+func (h *harness) serve(mux *asynq.ServeMux, concurrency int, queues map[string]int) {
+	h.t.Helper()
+	srv := asynq.NewServer(h.ropt, asynq.Config{
+		Concurrency:              concurrency,
+		Queues:                   queues,
 		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 50 * time.Millisecond },
 		DelayedTaskCheckInterval: 50 * time.Millisecond,
+		TaskCheckInterval:        10 * time.Millisecond,
 		LogLevel:                 asynq.FatalLevel,
 	})
 	if err := srv.Start(mux); err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go h.fin.ListenProgress(ctx, h.rdb)
-	t.Cleanup(func() { cancel(); srv.Shutdown() })
-	return h
+	h.t.Cleanup(srv.Shutdown)
 }
 
 func pngImage(t *testing.T, w, h int) []byte {
@@ -250,20 +313,17 @@ func (h *harness) audit() {
 }
 
 func TestJobLifecycle(t *testing.T) {
-	credittest.ForEachDB(t, credits.Options{SignupCredits: 100}, func(t *testing.T, store *credits.Store) {
+	credittest.ForEachDB(t, credits.Options{SignupCredits: 100, MaxQueued: 10}, func(t *testing.T, store *credits.Store) {
 		ctx := context.Background()
-		h := newHarness(t, store)
+		h := newHarness(t, store, setup{worker: true, dispatch: true})
 
 		t.Run("success charges once and delivers once", func(t *testing.T) {
 			j, err := h.sub.Submit(ctx, request(t, "ann", "web:ann:1"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.Status != paimeng.JobQueued || j.Price != 10 || j.Seconds != 5 {
+			if j.Status != paimeng.JobQueued || j.Price != 10 || j.Seconds != 5 || j.Mode != paimeng.ModeStd || j.Lane != paimeng.LaneFast {
 				t.Fatalf("submitted job %+v", j)
-			}
-			if _, err := h.inspector.GetTaskInfo(queue.QueueGen, j.ID); err != nil && !strings.Contains(err.Error(), "not found") {
-				t.Fatalf("task id is not the job id: %v", err)
 			}
 			// The same request again (a platform retry) changes nothing.
 			again, err := h.sub.Submit(ctx, request(t, "ann", "web:ann:1"))
@@ -271,8 +331,12 @@ func TestJobLifecycle(t *testing.T) {
 				t.Fatalf("duplicate submit: %v %v", again, err)
 			}
 			done := h.wait(j.ID)
-			if done.Status != paimeng.JobSucceeded || done.VideoKey != queue.VideoKey(j.ID) {
+			if done.Status != paimeng.JobSucceeded || done.VideoKey != queue.VideoKey(j.ID) || done.DispatchedAt == nil {
 				t.Fatalf("finished job %+v", done)
+			}
+			// The task went through the fast lane under the job's id.
+			if info, err := h.inspector.GetTaskInfo(queue.QueueFast, j.ID); err != nil || info.State != asynq.TaskStateCompleted {
+				t.Fatalf("task of %s in %s: %+v %v", j.ID, queue.QueueFast, info, err)
 			}
 			if got := h.balance("ann"); got != 90 {
 				t.Fatalf("balance %d, want 90", got)
@@ -307,23 +371,60 @@ func TestJobLifecycle(t *testing.T) {
 			h.audit()
 		})
 
-		t.Run("bad input is refused with no charge", func(t *testing.T) {
-			cases := map[string]func(r *paimeng.Request){
-				paimeng.ENoImage:       func(r *paimeng.Request) { r.Image = nil },
-				paimeng.EImageFormat:   func(r *paimeng.Request) { r.Image = []byte("GIF89a not really") },
-				paimeng.EImageTooSmall: func(r *paimeng.Request) { r.Image = pngImage(t, 32, 32) },
-				paimeng.EPromptTooLong: func(r *paimeng.Request) { r.Prompt = strings.Repeat("梦", paimeng.MaxPromptRunes+1) },
-				paimeng.EBadOption:     func(r *paimeng.Request) { r.Seconds = 7 },
+		t.Run("pro mode in the relax lane", func(t *testing.T) {
+			r := request(t, "amy", "web:amy:1")
+			r.Mode, r.Lane, r.DisplayName = paimeng.ModePro, paimeng.LaneRelax, "Amy"
+			want, err := h.sub.Price("", paimeng.ModePro, 5, paimeng.LaneRelax)
+			if err != nil || want != 9 { // 10 × 1.75 for pro, halved for relax
+				t.Fatalf("price %d %v", want, err)
 			}
-			for code, mutate := range cases {
-				r := request(t, "bob", "web:bob:"+code)
-				mutate(r)
+			j, err := h.sub.Submit(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Mode != paimeng.ModePro || j.Lane != paimeng.LaneRelax || j.Price != want {
+				t.Fatalf("submitted job %+v", j)
+			}
+			done := h.wait(j.ID)
+			if done.Status != paimeng.JobSucceeded {
+				t.Fatalf("finished job %+v", done)
+			}
+			if _, err := h.inspector.GetTaskInfo(queue.QueueRelax, j.ID); err != nil {
+				t.Fatalf("task not in the relax queue: %v", err)
+			}
+			if got := h.balance("amy"); got != 100-want {
+				t.Fatalf("balance %d", got)
+			}
+			info, err := media.Probe(h.blobs.Path(done.VideoKey))
+			if err != nil || info.Codec != "h264" {
+				t.Fatalf("video %+v %v", info, err)
+			}
+		})
+
+		t.Run("bad input is refused with no charge", func(t *testing.T) {
+			cases := []struct {
+				code   string
+				mutate func(r *paimeng.Request)
+			}{
+				{paimeng.ENoImage, func(r *paimeng.Request) { r.Image = nil }},
+				{paimeng.EImageFormat, func(r *paimeng.Request) { r.Image = []byte("GIF89a not really") }},
+				{paimeng.EImageTooSmall, func(r *paimeng.Request) { r.Image = pngImage(t, 32, 32) }},
+				{paimeng.EPromptTooLong, func(r *paimeng.Request) { r.Prompt = strings.Repeat("梦", paimeng.MaxPromptRunes+1) }},
+				{paimeng.EBadOption, func(r *paimeng.Request) { r.Seconds = 7 }},
+				{paimeng.EBadOption, func(r *paimeng.Request) { r.Mode = "ultra" }},
+				{paimeng.EBadOption, func(r *paimeng.Request) { r.Lane = "slow" }},
+				{paimeng.EUnknownEngine, func(r *paimeng.Request) { r.Engine = "sora" }},
+				{paimeng.EPromptBlocked, func(r *paimeng.Request) { r.Prompt = "一段" + blockedWord + "提示" }},
+			}
+			for i, c := range cases {
+				r := request(t, "bob", fmt.Sprintf("web:bob:%d", i))
+				c.mutate(r)
 				_, err := h.sub.Submit(ctx, r)
-				if got := paimeng.ErrorCode(err); got != code {
-					t.Errorf("%s: got %q (%v)", code, got, err)
+				if got := paimeng.ErrorCode(err); got != c.code {
+					t.Errorf("case %d: got %q (%v), want %s", i, got, err, c.code)
 				}
 				if _, err := h.store.JobByIdempotencyKey(ctx, r.IdempotencyKey); paimeng.ErrorCode(err) != paimeng.ENOTFOUND {
-					t.Errorf("%s: a job was written", code)
+					t.Errorf("case %d: a job was written", i)
 				}
 			}
 			if got := h.balance("bob"); got != 100 {
@@ -437,27 +538,64 @@ func TestJobLifecycle(t *testing.T) {
 	})
 }
 
+// createJob writes a queued job straight into the store, as if submitted.
+func (h *harness) createJob(user, key string, lane paimeng.Lane) *paimeng.Job {
+	h.t.Helper()
+	ctx := context.Background()
+	id := paimeng.NewJobID()
+	imgKey := "jobs/" + id + "/input"
+	if err := h.blobs.Put(ctx, imgKey, bytes.NewReader(pngImage(h.t, 128, 96))); err != nil {
+		h.t.Fatal(err)
+	}
+	j, _, err := h.store.CreateJob(ctx, &paimeng.Job{
+		ID:       id,
+		Identity: paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: user},
+		Prompt:   "pull back", Seconds: 5, Seed: 3, Engine: "camera", Price: 10, ImageKey: imgKey,
+		Mode: paimeng.ModeStd, Lane: lane,
+	}, key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return j
+}
+
+func (h *harness) job(id string) *paimeng.Job {
+	h.t.Helper()
+	j, err := h.store.Job(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return j
+}
+
+// taskState returns the state of job id's task in qname, or "" when there is none.
+func (h *harness) taskState(qname, id string) string {
+	h.t.Helper()
+	info, err := h.inspector.GetTaskInfo(qname, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return ""
+	} else if err != nil {
+		h.t.Fatal(err)
+	}
+	return info.State.String()
+}
+
 func TestReconciler(t *testing.T) {
 	credittest.ForEachDB(t, credits.Options{SignupCredits: 100}, func(t *testing.T, store *credits.Store) {
 		ctx := context.Background()
-		h := newHarness(t, store)
+		// The dispatcher does not run: each case dispatches by hand.
+		h := newHarness(t, store, setup{worker: true})
 		rec := queue.NewReconciler(queue.ReconcilerConfig{
 			Store: store, Client: h.client, Inspector: h.inspector, Finisher: h.fin,
 			Task: h.task, Grace: time.Nanosecond, Deadline: time.Hour,
 		})
 
-		t.Run("a vanished task is enqueued again", func(t *testing.T) {
-			// A job row written while Redis lost its task: create it directly.
-			img := pngImage(t, 128, 96)
-			if err := h.blobs.Put(ctx, "jobs/lost/input", bytes.NewReader(img)); err != nil {
-				t.Fatal(err)
-			}
-			j, _, err := store.CreateJob(ctx, &paimeng.Job{
-				Identity: paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: "hal"},
-				Prompt:   "pull back", Seconds: 5, Seed: 3, Engine: "camera", Price: 10, ImageKey: "jobs/lost/input",
-			}, "web:hal:1")
-			if err != nil {
-				t.Fatal(err)
+		t.Run("a dispatched job whose task vanished is enqueued again", func(t *testing.T) {
+			// Claimed by a dispatcher that died before enqueueing.
+			j := h.createJob("hal", "web:hal:1", paimeng.LaneFast)
+			claimed, err := store.NextDispatch(ctx, paimeng.LaneFast, 1)
+			if err != nil || claimed.ID != j.ID {
+				t.Fatalf("claimed %+v %v", claimed, err)
 			}
 			rep, err := rec.Once(ctx, time.Now().Add(time.Second))
 			if err != nil {
@@ -477,14 +615,28 @@ func TestReconciler(t *testing.T) {
 			}
 		})
 
-		t.Run("a job past its deadline is failed and released", func(t *testing.T) {
-			j, _, err := store.CreateJob(ctx, &paimeng.Job{
-				Identity: paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: "ida"},
-				Prompt:   "x", Seconds: 5, Seed: 3, Engine: "camera", Price: 10, ImageKey: "jobs/none/input",
-			}, "web:ida:1")
-			if err != nil {
-				t.Fatal(err)
+		t.Run("an undispatched job is left to the dispatcher", func(t *testing.T) {
+			j := h.createJob("ivy", "web:ivy:1", paimeng.LaneFast)
+			rep, err := rec.Once(ctx, time.Now().Add(time.Second))
+			if err != nil || rep != (queue.Report{}) {
+				t.Fatalf("report %+v %v", rep, err)
 			}
+			if got := h.job(j.ID); got.Status != paimeng.JobQueued || got.DispatchedAt != nil {
+				t.Fatalf("job %+v", got)
+			}
+			if st := h.taskState(queue.QueueFast, j.ID); st != "" {
+				t.Fatalf("task enqueued behind the dispatcher's back: %s", st)
+			}
+			if n, err := h.disp.Once(ctx); err != nil || n != 1 {
+				t.Fatalf("dispatched %d %v", n, err)
+			}
+			if done := h.wait(j.ID); done.Status != paimeng.JobSucceeded {
+				t.Fatalf("job %+v", done)
+			}
+		})
+
+		t.Run("an undispatched job past its deadline is failed and released", func(t *testing.T) {
+			j := h.createJob("ida", "web:ida:1", paimeng.LaneRelax)
 			if h.balance("ida") != 90 {
 				t.Fatal("hold not taken")
 			}
@@ -499,14 +651,54 @@ func TestReconciler(t *testing.T) {
 			if done.Status != paimeng.JobFailed || done.ErrorCode != paimeng.EJobTimeout || h.balance("ida") != 100 {
 				t.Fatalf("job %+v balance %d", done, h.balance("ida"))
 			}
+			if n := h.front.count(j.ID); n != 1 {
+				t.Fatalf("delivered %d times", n)
+			}
+			// The dispatcher no longer sees it.
+			if n, err := h.disp.Once(ctx); err != nil || n != 0 {
+				t.Fatalf("dispatched %d %v", n, err)
+			}
+			h.audit()
+		})
+
+		t.Run("an expired job's waiting task is deleted", func(t *testing.T) {
+			if err := h.inspector.PauseQueue(queue.QueueFast); err != nil {
+				t.Fatal(err)
+			}
+			defer h.inspector.UnpauseQueue(queue.QueueFast)
+			j := h.createJob("joe", "web:joe:1", paimeng.LaneFast)
+			if n, err := h.disp.Once(ctx); err != nil || n != 1 {
+				t.Fatalf("dispatched %d %v", n, err)
+			}
+			if st := h.taskState(queue.QueueFast, j.ID); st != "pending" {
+				t.Fatalf("task state %q", st)
+			}
+			rep, err := rec.Once(ctx, time.Now().Add(2*time.Hour))
+			if err != nil || rep.Expired != 1 {
+				t.Fatalf("report %+v %v", rep, err)
+			}
+			if st := h.taskState(queue.QueueFast, j.ID); st != "" {
+				t.Fatalf("task still there: %s", st)
+			}
+			done := h.wait(j.ID)
+			if done.ErrorCode != paimeng.EJobTimeout || h.balance("joe") != 100 {
+				t.Fatalf("job %+v balance %d", done, h.balance("joe"))
+			}
 			h.audit()
 		})
 	})
 }
 
-func TestPricing(t *testing.T) {
-	p := queue.PerFiveSeconds(10)
-	if p("camera", 5) != 10 || p("camera", 10) != 20 {
-		t.Fatal("price table")
+func TestLanes(t *testing.T) {
+	if queue.LaneQueue(paimeng.LaneFast) != queue.QueueFast || queue.LaneQueue("") != queue.QueueFast ||
+		queue.LaneQueue(paimeng.LaneRelax) != queue.QueueRelax {
+		t.Fatal("lane queues")
+	}
+	w := queue.WorkerQueues(0, 0)
+	if w[queue.QueueFast] != 6 || w[queue.QueueRelax] != 1 || w[queue.QueueGen] != 6 || len(w) != 3 {
+		t.Fatalf("default weights %v", w)
+	}
+	if w := queue.WorkerQueues(3, 2); w[queue.QueueFast] != 3 || w[queue.QueueRelax] != 2 || w[queue.QueueGen] != 3 {
+		t.Fatalf("weights %v", w)
 	}
 }

@@ -21,16 +21,23 @@ type ReconcilerConfig struct {
 	// Grace is how old an unfinished job must be before it is looked at,
 	// so that jobs being submitted right now are left alone. Default 1 min.
 	Grace time.Duration
-	// Deadline is how long a job may stay unfinished before its hold is
-	// released; default Task.Deadline().
+	// Deadline is how long a job may stay unfinished, counted from its
+	// creation (waiting in the queue included), before it fails with
+	// EJobTimeout and its hold is released; default DefaultDeadline, or
+	// Task.Deadline() when that is longer.
 	Deadline time.Duration
 	Interval time.Duration // default 1 min
 	Logger   *slog.Logger
 }
 
-// Reconciler repairs what Redis loses: it re-enqueues unfinished jobs
-// whose task vanished, fails jobs that can never finish (releasing their
-// hold), and re-sends finished events for jobs never delivered.
+// DefaultDeadline is the default ReconcilerConfig.Deadline.
+const DefaultDeadline = 2 * time.Hour
+
+// Reconciler repairs what Redis loses: it re-enqueues dispatched,
+// unfinished jobs whose task vanished, fails jobs that can never finish
+// (releasing their hold), and re-sends finished events for jobs never
+// delivered. Jobs not yet dispatched wait in the database for the
+// Dispatcher and are only checked against the deadline.
 type Reconciler struct {
 	cfg ReconcilerConfig
 	log *slog.Logger
@@ -42,7 +49,7 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 		cfg.Grace = time.Minute
 	}
 	if cfg.Deadline <= 0 {
-		cfg.Deadline = cfg.Task.Deadline()
+		cfg.Deadline = max(DefaultDeadline, cfg.Task.Deadline())
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute
@@ -80,12 +87,28 @@ type Report struct {
 // Once runs one pass as of now.
 func (r *Reconciler) Once(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
-	for _, st := range []paimeng.JobStatus{paimeng.JobQueued, paimeng.JobRunning} {
-		jobs, err := r.cfg.Store.JobsByStatus(ctx, st, now.Add(-r.cfg.Grace), 500)
+	// Waiting jobs past the deadline (however many wait behind them), jobs
+	// handed to the workers, and running jobs: each looked at once.
+	lists := []func() ([]*paimeng.Job, error){
+		func() ([]*paimeng.Job, error) {
+			return r.cfg.Store.JobsByStatus(ctx, paimeng.JobQueued, now.Add(-r.cfg.Deadline), 500)
+		},
+		func() ([]*paimeng.Job, error) { return r.cfg.Store.DispatchedQueued(ctx, now.Add(-r.cfg.Grace), 500) },
+		func() ([]*paimeng.Job, error) {
+			return r.cfg.Store.JobsByStatus(ctx, paimeng.JobRunning, now.Add(-r.cfg.Grace), 500)
+		},
+	}
+	seen := map[string]bool{}
+	for _, list := range lists {
+		jobs, err := list()
 		if err != nil {
 			return rep, fmt.Errorf("queue: reconcile: %w", err)
 		}
 		for _, j := range jobs {
+			if seen[j.ID] {
+				continue
+			}
+			seen[j.ID] = true
 			if err := r.check(ctx, j, now, &rep); err != nil {
 				r.log.Warn("reconcile job failed", "job_id", j.ID, "err", err)
 			}
@@ -115,12 +138,34 @@ func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, r
 	log := r.log.With("job_id", j.ID, "user", j.Identity.String(), "platform", string(j.Identity.Platform))
 	if now.Sub(j.CreatedAt) > r.cfg.Deadline {
 		log.Warn("job never finished; releasing its hold", "age", now.Sub(j.CreatedAt).Round(time.Second))
+		// A task still waiting would only render a failed job.
+		for _, q := range genQueues(j) {
+			if err := r.cfg.Inspector.DeleteTask(q, j.ID); err != nil && !notFound(err) {
+				log.Info("task of expired job not deleted", "queue", q, "err", err)
+			}
+		}
 		rep.Expired++
 		return r.cfg.Finisher.Finish(ctx, paimeng.Outcome{JobID: j.ID, ErrorCode: paimeng.EJobTimeout, ErrorDetail: "deadline passed"})
 	}
-	info, err := r.cfg.Inspector.GetTaskInfo(QueueGen, j.ID)
+	if j.DispatchedAt == nil && j.Status == paimeng.JobQueued {
+		// Still waiting for its turn: the Dispatcher's.
+		return nil
+	}
+	var (
+		info  *asynq.TaskInfo
+		qname string
+	)
+	for _, q := range genQueues(j) {
+		i, err := r.cfg.Inspector.GetTaskInfo(q, j.ID)
+		if err == nil {
+			info, qname = i, q
+			break
+		} else if !notFound(err) {
+			return err
+		}
+	}
 	switch {
-	case notFound(err):
+	case info == nil:
 		// A finished event may already be on its way.
 		if _, ferr := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); ferr == nil {
 			return nil
@@ -128,8 +173,6 @@ func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, r
 		log.Info("task vanished; enqueueing again")
 		rep.Requeued++
 		return enqueueGen(ctx, r.cfg.Client, j, r.cfg.Task)
-	case err != nil:
-		return err
 	case info.State == asynq.TaskStateArchived:
 		// The worker gave up without reporting (crash in the failure path).
 		rep.Expired++
@@ -139,13 +182,19 @@ func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, r
 		if _, ferr := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); ferr == nil {
 			return nil
 		}
-		if err := r.cfg.Inspector.DeleteTask(QueueGen, j.ID); err != nil && !notFound(err) {
+		if err := r.cfg.Inspector.DeleteTask(qname, j.ID); err != nil && !notFound(err) {
 			return err
 		}
 		rep.Requeued++
 		return enqueueGen(ctx, r.cfg.Client, j, r.cfg.Task)
 	}
 	return nil
+}
+
+// genQueues lists where job j's gen:video task may be: its lane's queue,
+// and QueueGen for jobs enqueued before lanes existed.
+func genQueues(j *paimeng.Job) []string {
+	return []string{LaneQueue(j.Lane), QueueGen}
 }
 
 func notFound(err error) bool {

@@ -26,36 +26,32 @@ type Store interface {
 	FinishJob(ctx context.Context, o paimeng.Outcome) (*paimeng.Job, bool, error)
 	MarkDelivered(ctx context.Context, id string) (bool, error)
 	JobsByStatus(ctx context.Context, status paimeng.JobStatus, createdBefore time.Time, limit int) ([]*paimeng.Job, error)
+	DispatchedQueued(ctx context.Context, createdBefore time.Time, limit int) ([]*paimeng.Job, error)
 	Undelivered(ctx context.Context, finishedBefore time.Time, limit int) ([]*paimeng.Job, error)
-}
-
-// Pricing returns the credits a clip costs.
-type Pricing func(engine string, seconds int) int64
-
-// PerFiveSeconds prices clips at price credits per started 5 seconds.
-func PerFiveSeconds(price int64) Pricing {
-	return func(_ string, seconds int) int64 {
-		return price * int64((seconds+4)/5)
-	}
 }
 
 // SubmitterConfig configures a Submitter. The zero value of each optional
 // field is a sensible default.
 type SubmitterConfig struct {
-	Store   Store
-	Client  *asynq.Client
-	Blobs   paimeng.BlobStore
-	Pricing Pricing // default PerFiveSeconds(10)
+	Store  Store
+	Blobs  paimeng.BlobStore
+	Prices *paimeng.Prices // default paimeng.NewPrices(10)
 	// CheckImage validates the image bytes against the media limits
 	// without decoding the pixels. Required.
 	CheckImage func(data []byte) error
+	// CheckPrompt is the moderation check, run on the prompt after the
+	// other checks; its error (EPromptBlocked) is returned as is. Optional.
+	CheckPrompt func(prompt string) error
+	// Kick wakes the dispatcher after a job is written. Optional: without
+	// it the dispatcher finds the job on its next tick.
+	Kick func()
 	// Engines lists the accepted engine names; the first is the default.
 	Engines []string
-	Task    TaskOptions
 	Logger  *slog.Logger
 }
 
-// Submitter validates requests, holds their price and enqueues them.
+// Submitter validates requests, holds their price and writes them as
+// queued jobs; the Dispatcher hands them to the workers.
 type Submitter struct {
 	cfg SubmitterConfig
 	log *slog.Logger
@@ -65,11 +61,11 @@ var _ paimeng.Submitter = (*Submitter)(nil)
 
 // NewSubmitter returns a Submitter.
 func NewSubmitter(cfg SubmitterConfig) (*Submitter, error) {
-	if cfg.Store == nil || cfg.Client == nil || cfg.Blobs == nil || cfg.CheckImage == nil {
-		return nil, errors.New("queue: submitter needs Store, Client, Blobs and CheckImage")
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.CheckImage == nil {
+		return nil, errors.New("queue: submitter needs Store, Blobs and CheckImage")
 	}
-	if cfg.Pricing == nil {
-		cfg.Pricing = PerFiveSeconds(10)
+	if cfg.Prices == nil {
+		cfg.Prices = paimeng.NewPrices(10)
 	}
 	if len(cfg.Engines) == 0 {
 		cfg.Engines = []string{"camera"}
@@ -81,15 +77,15 @@ func NewSubmitter(cfg SubmitterConfig) (*Submitter, error) {
 	return &Submitter{cfg: cfg, log: log}, nil
 }
 
-// Price returns what a request would cost.
-func (s *Submitter) Price(engine string, seconds int) int64 {
+// Price returns what a clip would cost. Zero values mean the default
+// engine, std, 5 seconds and the fast lane.
+func (s *Submitter) Price(engine string, mode paimeng.Mode, seconds int, lane paimeng.Lane) (int64, error) {
 	if engine == "" {
 		engine = s.cfg.Engines[0]
+	} else if !s.knownEngine(engine) {
+		return 0, paimeng.Errorf(paimeng.EUnknownEngine, "unknown engine %q", engine)
 	}
-	if seconds == 0 {
-		seconds = 5
-	}
-	return s.cfg.Pricing(engine, seconds)
+	return s.cfg.Prices.Price(engine, mode, seconds, lane)
 }
 
 // Validate checks a request without touching credits or the queue.
@@ -117,10 +113,26 @@ func (s *Submitter) Validate(req *paimeng.Request) error {
 	if req.Seed < 0 {
 		return paimeng.Errorf(paimeng.EBadOption, "seed must not be negative")
 	}
+	switch req.Mode {
+	case "", paimeng.ModeStd, paimeng.ModePro:
+	default:
+		return paimeng.Errorf(paimeng.EBadOption, "mode must be std or pro, not %q", req.Mode)
+	}
+	switch req.Lane {
+	case "", paimeng.LaneFast, paimeng.LaneRelax:
+	default:
+		return paimeng.Errorf(paimeng.EBadOption, "lane must be fast or relax, not %q", req.Lane)
+	}
 	if req.Engine != "" && !s.knownEngine(req.Engine) {
 		return paimeng.Errorf(paimeng.EUnknownEngine, "unknown engine %q", req.Engine)
 	}
-	return s.cfg.CheckImage(req.Image)
+	if err := s.cfg.CheckImage(req.Image); err != nil {
+		return err
+	}
+	if s.cfg.CheckPrompt != nil {
+		return s.cfg.CheckPrompt(req.Prompt)
+	}
+	return nil
 }
 
 func (s *Submitter) knownEngine(name string) bool {
@@ -132,10 +144,10 @@ func (s *Submitter) knownEngine(name string) bool {
 	return false
 }
 
-// Submit validates req, holds its price, writes the job row and enqueues
-// the task. Submitting the same idempotency key again returns the first
-// job and charges nothing. If Redis is unreachable the job stays queued in
-// the database and the reconciler enqueues it later.
+// Submit validates req, holds its price and writes the job row as queued;
+// the Dispatcher hands it to the workers when its turn comes. Submitting
+// the same idempotency key again returns the first job and charges
+// nothing.
 func (s *Submitter) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Job, error) {
 	if err := s.Validate(req); err != nil {
 		return nil, err
@@ -154,49 +166,82 @@ func (s *Submitter) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.
 	if engine == "" {
 		engine = s.cfg.Engines[0]
 	}
+	mode, lane := req.Mode, req.Lane
+	if mode == "" {
+		mode = paimeng.ModeStd
+	}
+	if lane == "" {
+		lane = paimeng.LaneFast
+	}
+	price, err := s.cfg.Prices.Price(engine, mode, seconds, lane)
+	if err != nil {
+		return nil, err
+	}
 	seed := req.Seed
 	if seed == 0 {
 		seed = randomSeed()
 	}
 	id := paimeng.NewJobID()
 	job := &paimeng.Job{
-		ID:       id,
-		Identity: req.Identity,
-		Lang:     req.Lang,
-		Prompt:   strings.TrimSpace(req.Prompt),
-		Seconds:  seconds,
-		Seed:     seed,
-		Engine:   engine,
-		Price:    s.cfg.Pricing(engine, seconds),
-		ImageKey: imageKey(id),
-		Reply:    req.Reply,
+		ID:          id,
+		Identity:    req.Identity,
+		Lang:        req.Lang,
+		Prompt:      strings.TrimSpace(req.Prompt),
+		Seconds:     seconds,
+		Seed:        seed,
+		Engine:      engine,
+		Mode:        mode,
+		Lane:        lane,
+		Price:       price,
+		DisplayName: req.DisplayName,
+		ImageKey:    imageKey(id),
+		Reply:       req.Reply,
 	}
 	// The image goes first: a job row must never point at a missing blob.
 	if err := s.cfg.Blobs.Put(ctx, job.ImageKey, bytes.NewReader(req.Image)); err != nil {
 		return nil, fmt.Errorf("queue: store image: %w", err)
 	}
 	j, created, err := s.cfg.Store.CreateJob(ctx, job, req.IdempotencyKey)
-	if err != nil {
-		return nil, err
-	}
-	log := s.log.With("job_id", j.ID, "user", req.Identity.String(), "platform", string(req.Identity.Platform))
-	if !created {
+	if err != nil || !created {
+		// Refused (short balance, too many jobs, banned…) or a concurrent
+		// submit of the same key won: no job points at this image.
+		if j == nil || j.ImageKey != job.ImageKey {
+			s.dropImage(job.ImageKey)
+		}
+		if err != nil {
+			return nil, err
+		}
 		return j, nil
 	}
-	if err := s.enqueue(ctx, j); err != nil {
-		log.Warn("enqueue failed; the reconciler will retry", "err", err)
-	} else {
-		log.Info("job queued", "price", j.Price, "seconds", j.Seconds, "engine", j.Engine)
+	s.log.Info("job queued", "job_id", j.ID, "user", req.Identity.String(), "platform", string(req.Identity.Platform),
+		"price", j.Price, "seconds", j.Seconds, "engine", j.Engine, "mode", j.Mode, "lane", j.Lane)
+	if s.cfg.Kick != nil {
+		s.cfg.Kick()
 	}
 	return j, nil
 }
 
-func (s *Submitter) enqueue(ctx context.Context, j *paimeng.Job) error {
-	return enqueueGen(ctx, s.cfg.Client, j, s.cfg.Task)
+// blobDeleter is a BlobStore that can remove a blob.
+type blobDeleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
+// dropImage removes the input image of a job that was never written, when
+// the blob store can delete.
+func (s *Submitter) dropImage(key string) {
+	d, ok := s.cfg.Blobs.(blobDeleter)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Delete(ctx, key); err != nil {
+		s.log.Warn("could not remove unused input image", "key", key, "err", err)
+	}
 }
 
 func enqueueGen(ctx context.Context, c *asynq.Client, j *paimeng.Job, o TaskOptions) error {
-	t, err := newGenTask(genPayloadFromJob(j), o)
+	t, err := newGenTask(j, o)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,10 @@
 // Package queue carries work between front ends and GPU workers over
-// asynq on Redis: the Submitter holds credits and enqueues gen:video tasks,
-// the Worker renders them, and the Finisher (in the front-end process)
-// settles credits and delivers results when the job:finished event comes
-// back. The database stays the source of truth; the Reconciler repairs
-// whatever Redis loses.
+// asynq on Redis: the Submitter holds credits and writes queued jobs, the
+// Dispatcher hands them to asynq in fair-share order (one lane queue per
+// Lane), the Worker renders them, and the Finisher (in the front-end
+// process) settles credits and delivers results when the job:finished
+// event comes back. The database stays the source of truth; the
+// Reconciler repairs whatever Redis loses.
 package queue
 
 import (
@@ -21,11 +22,43 @@ const (
 	TypeJobFinished = "job:finished"
 )
 
-// Queue names. Workers serve QueueGen; front-end processes serve QueueEvents.
+// Queue names. Workers serve the lane queues QueueFast and QueueRelax (and
+// QueueGen, where versions before lanes put their tasks); front-end
+// processes serve QueueEvents.
 const (
+	QueueFast   = "fast"
+	QueueRelax  = "relax"
 	QueueGen    = "gen"
 	QueueEvents = "events"
 )
+
+// Default worker queue weights: a worker picks a fast task six times as
+// often as a relax task when both wait.
+const (
+	DefaultFastWeight  = 6
+	DefaultRelaxWeight = 1
+)
+
+// LaneQueue returns the asynq queue of a lane; the zero lane is fast.
+func LaneQueue(lane paimeng.Lane) string {
+	if lane == paimeng.LaneRelax {
+		return QueueRelax
+	}
+	return QueueFast
+}
+
+// WorkerQueues returns the queue weights for a worker's asynq.Config.
+// Weights under 1 take the defaults (6 and 1); QueueGen, which holds only
+// tasks enqueued before lanes existed, weighs as much as QueueFast.
+func WorkerQueues(fastWeight, relaxWeight int) map[string]int {
+	if fastWeight < 1 {
+		fastWeight = DefaultFastWeight
+	}
+	if relaxWeight < 1 {
+		relaxWeight = DefaultRelaxWeight
+	}
+	return map[string]int{QueueFast: fastWeight, QueueRelax: relaxWeight, QueueGen: fastWeight}
+}
 
 // ProgressChannel is the Redis pub/sub channel carrying progress events.
 const ProgressChannel = "paimeng:progress"
@@ -46,6 +79,8 @@ type GenPayload struct {
 	Seconds  int    `json:"seconds"`
 	Seed     int64  `json:"seed"`
 	Engine   string `json:"engine,omitempty"`
+	// Mode is the quality tier; "" (tasks from older versions) means std.
+	Mode paimeng.Mode `json:"mode,omitempty"`
 }
 
 // FinishedPayload is the job:finished task payload.
@@ -96,15 +131,17 @@ func (o TaskOptions) Deadline() time.Duration {
 	return time.Duration(o.MaxRetry+1)*o.Timeout + 30*time.Minute
 }
 
-func newGenTask(p GenPayload, o TaskOptions) (*asynq.Task, error) {
+// newGenTask returns job j's gen:video task for its lane's queue; the task
+// id is the job id.
+func newGenTask(j *paimeng.Job, o TaskOptions) (*asynq.Task, error) {
 	o = o.withDefaults()
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(genPayloadFromJob(j))
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return asynq.NewTask(TypeGenVideo, b,
-		asynq.TaskID(p.JobID),
-		asynq.Queue(QueueGen),
+		asynq.TaskID(j.ID),
+		asynq.Queue(LaneQueue(j.Lane)),
 		asynq.MaxRetry(o.MaxRetry),
 		asynq.Timeout(o.Timeout),
 		asynq.Retention(o.Retention),
@@ -128,5 +165,5 @@ func newFinishedTask(o paimeng.Outcome) (*asynq.Task, error) {
 }
 
 func genPayloadFromJob(j *paimeng.Job) GenPayload {
-	return GenPayload{JobID: j.ID, ImageKey: j.ImageKey, Prompt: j.Prompt, Seconds: j.Seconds, Seed: j.Seed, Engine: j.Engine}
+	return GenPayload{JobID: j.ID, ImageKey: j.ImageKey, Prompt: j.Prompt, Seconds: j.Seconds, Seed: j.Seed, Engine: j.Engine, Mode: j.Mode}
 }

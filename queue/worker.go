@@ -155,7 +155,7 @@ func (w *Worker) run(ctx context.Context, p GenPayload) (paimeng.Outcome, error)
 
 	pub := w.progress(p.JobID)
 	r, err := w.cfg.Renderer.Render(ctx, &paimeng.RenderInput{
-		Image: img, Prompt: p.Prompt, Seconds: p.Seconds, Seed: p.Seed, Engine: p.Engine, OutDir: dir,
+		Image: img, Prompt: p.Prompt, Seconds: p.Seconds, Seed: p.Seed, Engine: p.Engine, Mode: p.Mode, OutDir: dir,
 	}, pub)
 	if err != nil {
 		return out, err
