@@ -18,13 +18,20 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case paimeng.EInsufficient:
 		return http.StatusPaymentRequired
+	case paimeng.EPromptBlocked:
+		return http.StatusUnprocessableEntity
 	case paimeng.EUNAUTH:
 		return http.StatusUnauthorized
-	case paimeng.ENOTFOUND:
+	case paimeng.EBanned, paimeng.EForbidden:
+		return http.StatusForbidden
+	case paimeng.ENOTFOUND, paimeng.ECodeInvalid:
 		return http.StatusNotFound
-	case paimeng.ECONFLICT:
+	case paimeng.ECONFLICT, paimeng.EAlreadyClaimed, paimeng.ECodeUsed, paimeng.EAlreadyLinked,
+		paimeng.ENotLinked, paimeng.ENotCancelable:
 		return http.StatusConflict
-	case paimeng.ETooManyJobs:
+	case paimeng.ECodeExpired:
+		return http.StatusGone
+	case paimeng.ETooManyJobs, paimeng.ERateLimited:
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
@@ -43,8 +50,8 @@ func texts(code string) (zh, en string, ok bool) {
 		return "请求无效，请检查后重试。",
 			"The request is not valid. Please check it and try again.", true
 	case paimeng.ENOTFOUND:
-		return "找不到这个任务。",
-			"That job was not found.", true
+		return "找不到这个任务或视频。",
+			"That job or video was not found.", true
 	case paimeng.EUNAUTH:
 		return "请先登录或填写有效的 API 令牌。",
 			"Please sign in or enter a valid API token.", true
@@ -64,8 +71,8 @@ func texts(code string) (zh, en string, ok bool) {
 		return "描述太长了，最多 2500 字。",
 			"The prompt is too long (max 2500 characters).", true
 	case paimeng.EBadOption:
-		return "参数不正确：时长只能是 5 或 10 秒，种子须为整数。",
-			"Invalid option: length must be 5 or 10 seconds and the seed a whole number.", true
+		return "参数不正确：时长只能是 5 或 10 秒，模式为 std 或 pro，队列为 fast 或 relax，种子须为整数。",
+			"Invalid option: length must be 5 or 10 seconds, mode std or pro, lane fast or relax, and the seed a whole number.", true
 	case paimeng.EInsufficient:
 		return "积分不足，请充值后再试。",
 			"Not enough credits. Please top up and try again.", true
@@ -81,6 +88,39 @@ func texts(code string) (zh, en string, ok bool) {
 	case paimeng.EUnknownEngine:
 		return "没有这个生成引擎。",
 			"That engine does not exist.", true
+	case paimeng.EAlreadyClaimed:
+		return "今天已经签到过了，明天再来吧。",
+			"You have already checked in today. Come back tomorrow.", true
+	case paimeng.ECodeInvalid:
+		return "没有这个码，请检查后重试。",
+			"That code does not exist. Please check it and try again.", true
+	case paimeng.ECodeUsed:
+		return "这个码已经被使用过了。",
+			"That code has already been used.", true
+	case paimeng.ECodeExpired:
+		return "这个码已过期。",
+			"That code has expired.", true
+	case paimeng.EAlreadyLinked:
+		return "这两个账号已经绑定在一起了。",
+			"These accounts are already linked.", true
+	case paimeng.ENotLinked:
+		return "这个账号没有绑定其他账号，无需解绑。",
+			"This account is not linked to another, so there is nothing to unlink.", true
+	case paimeng.ENotCancelable:
+		return "任务已经开始或已经结束，无法取消。",
+			"That job has already started or finished and cannot be canceled.", true
+	case paimeng.EBanned:
+		return "你的账号已被禁用，如有疑问请联系管理员。",
+			"Your account has been banned. Please contact an admin if you think this is a mistake.", true
+	case paimeng.EPromptBlocked:
+		return "描述中含有不允许的内容，请修改后再试。",
+			"The prompt contains words that are not allowed. Please change it and try again.", true
+	case paimeng.ERateLimited:
+		return "提交太频繁了，请稍等一会儿再试。",
+			"You are sending requests too fast. Please wait a moment and try again.", true
+	case paimeng.EForbidden:
+		return "你不能这样做。",
+			"You are not allowed to do that.", true
 	}
 	return "", "", false
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/paimeng/paimeng"
@@ -46,7 +47,10 @@ type jobView struct {
 	Prompt        string            `json:"prompt"`
 	Seconds       int               `json:"seconds"`
 	Seed          int64             `json:"seed"`
+	Mode          paimeng.Mode      `json:"mode"`
+	Lane          paimeng.Lane      `json:"lane"`
 	Price         int64             `json:"price"`
+	Private       bool              `json:"private"`
 	Progress      *progressView     `json:"progress"`
 	QueuePosition int               `json:"queue_position"`
 	VideoURL      *string           `json:"video_url"`
@@ -58,26 +62,44 @@ type jobView struct {
 
 // view renders job for its owner; p is the latest known progress, if any.
 func (s *Server) view(ctx context.Context, job *paimeng.Job, p *paimeng.Progress, lang paimeng.Lang) jobView {
+	pos := 0
+	if job.Status == paimeng.JobQueued {
+		n, err := s.jobs.QueuePosition(ctx, job.ID)
+		if err != nil {
+			s.log.WarnContext(ctx, "queue position", "job_id", job.ID, "user", job.Identity.String(), "err", err)
+		} else {
+			pos = n
+		}
+	}
+	return viewAt(job, p, pos, lang)
+}
+
+// viewAt renders job for its owner with a known queue position.
+func viewAt(job *paimeng.Job, p *paimeng.Progress, pos int, lang paimeng.Lang) jobView {
 	v := jobView{
 		ID:         job.ID,
 		Status:     job.Status,
 		Prompt:     job.Prompt,
 		Seconds:    job.Seconds,
 		Seed:       job.Seed,
+		Mode:       job.Mode,
+		Lane:       job.Lane,
 		Price:      job.Price,
+		Private:    job.Private,
 		CreatedAt:  job.CreatedAt,
 		FinishedAt: job.FinishedAt,
+	}
+	if v.Mode == "" {
+		v.Mode = paimeng.ModeStd
+	}
+	if v.Lane == "" {
+		v.Lane = paimeng.LaneFast
 	}
 	if p != nil && !job.Status.Final() {
 		v.Progress = &progressView{Stage: p.Stage, Done: p.Done, Total: p.Total, Fraction: p.Fraction()}
 	}
 	if job.Status == paimeng.JobQueued {
-		n, err := s.jobs.QueuePosition(ctx, job.ID)
-		if err != nil {
-			s.log.WarnContext(ctx, "queue position", "job_id", job.ID, "user", job.Identity.String(), "err", err)
-		} else {
-			v.QueuePosition = n
-		}
+		v.QueuePosition = pos
 	}
 	if job.Status == paimeng.JobSucceeded {
 		if job.VideoKey != "" {
@@ -101,7 +123,13 @@ type upload struct {
 	prompt  string
 	seconds int
 	seed    int64
+	mode    paimeng.Mode
+	lane    paimeng.Lane
+	name    string
 }
+
+// Longest display name accepted, in runes.
+const maxNameRunes = 32
 
 // handleCreateJob answers 201 with the new job, or 200 with the job an
 // earlier request with the same Idempotency-Key created.
@@ -146,6 +174,9 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		Prompt:         up.prompt,
 		Seconds:        up.seconds,
 		Seed:           up.seed,
+		Mode:           up.mode,
+		Lane:           up.lane,
+		DisplayName:    up.name,
 		Reply:          reply,
 	})
 	if err != nil {
@@ -158,14 +189,15 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	if status == http.StatusCreated {
-		s.log.InfoContext(r.Context(), "job submitted", "job_id", job.ID, "user", user, "price", job.Price)
+		s.log.InfoContext(r.Context(), "job submitted", "job_id", job.ID, "user", user, "price", job.Price,
+			"mode", string(job.Mode), "lane", string(job.Lane))
 	}
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
 	writeJSON(w, status, s.view(r.Context(), job, s.hub.progress(job.ID), lang))
 }
 
-// readUpload streams the multipart form: image, prompt, seconds, seed.
-// Unknown fields are skipped.
+// readUpload streams the multipart form: image, prompt, seconds, seed,
+// mode, lane, name. Unknown fields are skipped.
 func readUpload(r *http.Request) (*upload, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "multipart/form-data" {
@@ -176,7 +208,7 @@ func readUpload(r *http.Request) (*upload, error) {
 		return nil, paimeng.Errorf(paimeng.EINVALID, "multipart: %v", err)
 	}
 	up := &upload{}
-	var secondsField, seedField string
+	var secondsField, seedField, modeField, laneField, nameField string
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -207,6 +239,18 @@ func readUpload(r *http.Request) (*upload, error) {
 			}
 		case "seed":
 			if seedField, err = readField(part); err != nil {
+				return nil, err
+			}
+		case "mode":
+			if modeField, err = readField(part); err != nil {
+				return nil, err
+			}
+		case "lane":
+			if laneField, err = readField(part); err != nil {
+				return nil, err
+			}
+		case "name":
+			if nameField, err = readField(part); err != nil {
 				return nil, err
 			}
 		default:
@@ -241,7 +285,42 @@ func readUpload(r *http.Request) (*upload, error) {
 		}
 		up.seed = n
 	}
+	switch m := paimeng.Mode(strings.ToLower(strings.TrimSpace(modeField))); m {
+	case "", paimeng.ModeStd, paimeng.ModePro:
+		up.mode = m
+	default:
+		return nil, paimeng.Errorf(paimeng.EBadOption, "mode %q is not std or pro", modeField)
+	}
+	switch l := paimeng.Lane(strings.ToLower(strings.TrimSpace(laneField))); l {
+	case "", paimeng.LaneFast, paimeng.LaneRelax:
+		up.lane = l
+	default:
+		return nil, paimeng.Errorf(paimeng.EBadOption, "lane %q is not fast or relax", laneField)
+	}
+	name, err := displayName(nameField)
+	if err != nil {
+		return nil, err
+	}
+	up.name = name
 	return up, nil
+}
+
+// displayName cleans an optional name for the leaderboards: spaces
+// collapsed, no control characters, at most maxNameRunes.
+func displayName(v string) (string, error) {
+	if !utf8.ValidString(v) {
+		return "", paimeng.Errorf(paimeng.EINVALID, "name is not UTF-8")
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return "", paimeng.Errorf(paimeng.EINVALID, "name has control characters")
+		}
+	}
+	name := strings.Join(strings.Fields(v), " ")
+	if utf8.RuneCountInString(name) > maxNameRunes {
+		return "", paimeng.Errorf(paimeng.EINVALID, "name over %d runes", maxNameRunes)
+	}
+	return name, nil
 }
 
 // readField reads a small text field; anything longer than any valid
@@ -302,7 +381,7 @@ func (s *Server) ownedJob(ctx context.Context, id paimeng.Identity, jobID string
 	if job.Identity == id {
 		return job, nil
 	}
-	acct, err := s.accounts.Account(ctx, id)
+	acct, err := s.community.Account(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("load account: %w", err)
 	}

@@ -9,9 +9,12 @@ import (
 	"github.com/paimeng/paimeng"
 )
 
-// Media is served to anyone who has the job id: ids are short but
-// unguessable, so a clip link works like an unlisted link that can be
-// shared or embedded without credentials.
+// Media of a succeeded job that is not private is served to anyone who has
+// the job id: ids are short but unguessable, so a clip link works like an
+// unlisted link that can be shared or embedded without credentials, and the
+// public gallery links to it. A private job's media is served only to its
+// owner (bearer token or playground cookie); everyone else, like anyone
+// asking for an unfinished job, gets not found.
 
 func (s *Server) handleVideo(w http.ResponseWriter, r *http.Request) {
 	s.serveMedia(w, r, func(j *paimeng.Job) string { return j.VideoKey }, "video.mp4", "video/mp4")
@@ -35,8 +38,18 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, keyOf func(*
 		return
 	}
 	h := w.Header()
+	cache := "private, max-age=3600"
+	if job.Private {
+		// Answers differ by caller, and hiding a video takes effect at once.
+		h.Set("Vary", "Authorization, Cookie")
+		cache = "private, no-cache"
+		if !s.ownsMedia(r, job) {
+			s.writeError(w, r, paimeng.Errorf(paimeng.ENOTFOUND, "job %s is private", jobID), "job_id", jobID)
+			return
+		}
+	}
 	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "private, max-age=86400")
+	h.Set("Cache-Control", cache)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.URL.Query().Has("download") {
 		h.Set("Content-Disposition", `attachment; filename="paimeng-`+job.ID+`-`+name+`"`)
@@ -60,6 +73,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, keyOf func(*
 	if err != nil {
 		h.Del("Content-Type")
 		h.Del("Cache-Control")
+		h.Del("Vary")
 		h.Del("Content-Disposition")
 		s.writeError(w, r, err, "job_id", jobID, "user", job.Identity.String())
 		return
@@ -76,4 +90,22 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, keyOf func(*
 	if _, err := io.Copy(w, rc); err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "stream media", "job_id", jobID, "user", job.Identity.String(), "err", err)
 	}
+}
+
+// ownsMedia reports whether the caller owns job. It never issues a
+// playground user, and an unknown caller simply does not own it.
+func (s *Server) ownsMedia(r *http.Request, job *paimeng.Job) bool {
+	id, err := s.caller(r)
+	if err != nil {
+		return false
+	}
+	if job.Identity == id {
+		return true
+	}
+	acct, err := s.community.Account(r.Context(), id)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "media owner check", "job_id", job.ID, "user", id.String(), "err", err)
+		return false
+	}
+	return job.AccountID != 0 && acct.ID == job.AccountID
 }

@@ -1,15 +1,30 @@
 // Package web is the browser and HTTP API front end: members upload an
-// image and a prompt, follow progress live and download the finished clip.
+// image and a prompt, follow progress live, download the finished clip,
+// claim and redeem credits, link accounts, and browse the leaderboards and
+// the public gallery.
 //
-// Routes:
+// Routes ("public" ones need no identity):
 //
-//	GET  /                            the page (zh/en)
+//	GET  /                            the playground page (zh/en)
+//	GET  /top                         leaderboards and gallery page (zh/en), public
 //	GET  /healthz                     "ok"
-//	POST /api/v1/jobs                 multipart image, prompt, seconds, seed; Idempotency-Key
+//	POST /api/v1/jobs                 multipart image, prompt, seconds, seed, mode, lane, name; Idempotency-Key
 //	GET  /api/v1/jobs/{id}            the caller's job
 //	GET  /api/v1/jobs/{id}/events     Server-Sent Events: "progress"…, then "done"
-//	GET  /api/v1/me                   {user, balance}
-//	GET  /media/{id}/video.mp4        the clip (Range supported)
+//	POST /api/v1/jobs/{id}/cancel     cancel a queued job → the job
+//	POST /api/v1/jobs/{id}/like       {added, likes}
+//	PUT  /api/v1/jobs/{id}/private    {"private": bool} → 204
+//	GET  /api/v1/queue                {jobs: the caller's unfinished jobs with positions}
+//	GET  /api/v1/me                   {user, balance, banned}
+//	POST /api/v1/daily                {amount, balance}
+//	POST /api/v1/redeem               {"code"} → {amount, balance}
+//	POST /api/v1/link                 {code, expires_at}: a code to claim from another account
+//	POST /api/v1/link/claim           {"code"} → {balance}
+//	POST /api/v1/unlink               {balance}
+//	GET  /api/v1/price                ?engine=&mode=&seconds=&lane= → {price}; without them {rows}, public
+//	GET  /api/v1/leaderboard          ?board=&period=&limit= → {board, period, rows}, public
+//	GET  /api/v1/gallery              ?limit=&before= → {items, next}, public
+//	GET  /media/{id}/video.mp4        the clip (Range supported); a private job's only to its owner
 //	GET  /media/{id}/poster.jpg       the poster
 //
 // API callers authenticate with "Authorization: Bearer <token>"; in
@@ -25,6 +40,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +54,14 @@ type Tokens interface {
 	IdentityForToken(ctx context.Context, token string) (paimeng.Identity, error)
 }
 
+// Gallery lists public, succeeded videos, newest first, finished before
+// before (all when before is zero). The gallery route uses the community
+// service passed to New when it implements Gallery, else the job service
+// when that does (the credit store does), else it answers not found.
+type Gallery interface {
+	Gallery(ctx context.Context, limit int, before time.Time) ([]paimeng.GalleryItem, error)
+}
+
 // Config configures a Server. The zero value is usable.
 type Config struct {
 	// Playground issues a local user per browser through a cookie
@@ -47,22 +71,33 @@ type Config struct {
 	// MaxUploadBytes bounds a job upload body; defaults to
 	// paimeng.MaxImageBytes plus 1 MB for the multipart envelope.
 	MaxUploadBytes int64
+	// Prices answers the price routes; nil leaves them not found. It
+	// should be the table the Submitter charges by.
+	Prices *paimeng.Prices
+	// Engines lists the engines members may pick; the first is the
+	// default. Empty means the price table's default ("*").
+	Engines []string
+	// PublicURL is where members reach this server (https://example.com),
+	// for share links; an https URL also marks the playground cookie Secure
+	// behind a TLS-terminating proxy.
+	PublicURL string
 }
 
 // Cookie carrying the playground user.
 const playgroundCookie = "paimeng_web"
 
-// Server serves the web page, the JSON API and the media, and delivers
+// Server serves the web pages, the JSON API and the media, and delivers
 // progress and results of web jobs to watching browsers.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	sub      paimeng.Submitter
-	jobs     paimeng.JobService
-	accounts paimeng.AccountService
-	tokens   Tokens
-	blobs    paimeng.BlobStore
-	hub      *hub
+	cfg       Config
+	log       *slog.Logger
+	sub       paimeng.Submitter
+	jobs      paimeng.JobService
+	community paimeng.Community
+	gallery   Gallery // nil when neither the community nor the jobs list one
+	tokens    Tokens
+	blobs     paimeng.BlobStore
+	hub       *hub
 
 	// SSE timing.
 	pollEvery      time.Duration // reload the job (status, queue position)
@@ -71,19 +106,26 @@ type Server struct {
 }
 
 // New returns a Server. tokens may be nil when only the playground is used.
-func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, accounts paimeng.AccountService, tokens Tokens, blobs paimeng.BlobStore) *Server {
+func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, community paimeng.Community, tokens Tokens, blobs paimeng.BlobStore) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = paimeng.MaxImageBytes + 1<<20
 	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	cfg.Engines = slices.Clone(cfg.Engines)
+	gallery, ok := community.(Gallery)
+	if !ok {
+		gallery, _ = jobs.(Gallery)
+	}
 	return &Server{
 		cfg:            cfg,
 		log:            cfg.Logger.With("platform", string(paimeng.PlatformWeb)),
 		sub:            sub,
 		jobs:           jobs,
-		accounts:       accounts,
+		community:      community,
+		gallery:        gallery,
 		tokens:         tokens,
 		blobs:          blobs,
 		hub:            newHub(),
@@ -97,11 +139,24 @@ func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, accounts pa
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handlePage)
+	mux.HandleFunc("GET /top", s.handleTopPage)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("POST /api/v1/jobs", s.handleCreateJob)
 	mux.HandleFunc("GET /api/v1/jobs/{id}", s.handleGetJob)
 	mux.HandleFunc("GET /api/v1/jobs/{id}/events", s.handleEvents)
+	mux.HandleFunc("POST /api/v1/jobs/{id}/cancel", s.handleCancel)
+	mux.HandleFunc("POST /api/v1/jobs/{id}/like", s.handleLike)
+	mux.HandleFunc("PUT /api/v1/jobs/{id}/private", s.handlePrivate)
+	mux.HandleFunc("GET /api/v1/queue", s.handleQueue)
 	mux.HandleFunc("GET /api/v1/me", s.handleMe)
+	mux.HandleFunc("POST /api/v1/daily", s.handleDaily)
+	mux.HandleFunc("POST /api/v1/redeem", s.handleRedeem)
+	mux.HandleFunc("POST /api/v1/link", s.handleLinkCode)
+	mux.HandleFunc("POST /api/v1/link/claim", s.handleLinkClaim)
+	mux.HandleFunc("POST /api/v1/unlink", s.handleUnlink)
+	mux.HandleFunc("GET /api/v1/price", s.handlePrice)
+	mux.HandleFunc("GET /api/v1/leaderboard", s.handleLeaderboard)
+	mux.HandleFunc("GET /api/v1/gallery", s.handleGallery)
 	mux.HandleFunc("GET /media/{id}/video.mp4", s.handleVideo)
 	mux.HandleFunc("GET /media/{id}/poster.jpg", s.handlePoster)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +176,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 type meView struct {
 	User    string `json:"user"`
 	Balance int64  `json:"balance"`
+	Banned  bool   `json:"banned"`
 }
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
@@ -129,17 +185,37 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	acct, err := s.accounts.Account(r.Context(), id)
+	acct, err := s.community.Account(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err, "user", id.String())
 		return
 	}
-	writeJSON(w, http.StatusOK, meView{User: id.String(), Balance: acct.Balance})
+	writeJSON(w, http.StatusOK, meView{User: id.String(), Balance: acct.Balance, Banned: acct.Banned})
 }
 
 // identify returns the caller: a bearer token wins; otherwise, in
 // playground mode, the cookie user, issued on first sight.
 func (s *Server) identify(w http.ResponseWriter, r *http.Request) (paimeng.Identity, error) {
+	id, err := s.caller(r)
+	if err == nil || !s.cfg.Playground || r.Header.Get("Authorization") != "" {
+		return id, err
+	}
+	user := "pg" + randomHex(16)
+	http.SetCookie(w, &http.Cookie{
+		Name:     playgroundCookie,
+		Value:    user,
+		Path:     "/",
+		MaxAge:   365 * 24 * 3600,
+		HttpOnly: true,
+		Secure:   r.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://"),
+		SameSite: http.SameSiteLaxMode,
+	})
+	return paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: user}, nil
+}
+
+// caller is identify without issuing a playground user: the bearer
+// token's identity, or the playground cookie's, or an EUNAUTH error.
+func (s *Server) caller(r *http.Request) (paimeng.Identity, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
 		token = strings.TrimSpace(token)
@@ -164,17 +240,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) (paimeng.Ident
 	if c, err := r.Cookie(playgroundCookie); err == nil && validPlaygroundUser(c.Value) {
 		return paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: c.Value}, nil
 	}
-	user := "pg" + randomHex(16)
-	http.SetCookie(w, &http.Cookie{
-		Name:     playgroundCookie,
-		Value:    user,
-		Path:     "/",
-		MaxAge:   365 * 24 * 3600,
-		HttpOnly: true,
-		Secure:   r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	})
-	return paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: user}, nil
+	return paimeng.Identity{}, paimeng.Errorf(paimeng.EUNAUTH, "no playground user yet")
 }
 
 // validPlaygroundUser accepts only ids shaped like issued ones, so a cookie

@@ -23,6 +23,7 @@ import (
 var (
 	alice = paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: "alice"}
 	bob   = paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: "bob"}
+	carol = paimeng.Identity{Platform: paimeng.PlatformTelegram, UserID: "777"}
 )
 
 type harness struct {
@@ -42,7 +43,10 @@ func newHarness(t *testing.T, cfg Config, blobs paimeng.BlobStore) *harness {
 	if blobs == nil {
 		blobs = dirBlobs{dir: t.TempDir()}
 	}
-	s := New(cfg, be, be, be, tokens{"tok-alice": alice, "tok-bob": bob}, blobs)
+	if cfg.Prices == nil {
+		cfg.Prices = be.prices
+	}
+	s := New(cfg, be, be, be, tokens{"tok-alice": alice, "tok-bob": bob, "tok-carol": carol}, blobs)
 	s.pollEvery = 50 * time.Millisecond
 	s.minEventGap = 0
 	ts := httptest.NewServer(s.Handler())
@@ -73,6 +77,9 @@ type form struct {
 	prompt   string
 	seconds  string
 	seed     string
+	mode     string
+	lane     string
+	name     string
 	extraPad int
 }
 
@@ -97,6 +104,11 @@ func (f form) encode(t *testing.T) (*bytes.Buffer, string) {
 	}
 	if f.seed != "" {
 		_ = mw.WriteField("seed", f.seed)
+	}
+	for k, v := range map[string]string{"mode": f.mode, "lane": f.lane, "name": f.name} {
+		if v != "" {
+			_ = mw.WriteField(k, v)
+		}
 	}
 	if f.extraPad > 0 {
 		_ = mw.WriteField("padding", strings.Repeat("x", f.extraPad))
@@ -626,6 +638,9 @@ func TestErrorTables(t *testing.T) {
 		paimeng.EUNAUTH: 401, paimeng.ENoImage: 400, paimeng.EImageTooLarge: 413, paimeng.EImageTooSmall: 400,
 		paimeng.EImageFormat: 400, paimeng.EPromptTooLong: 400, paimeng.EBadOption: 400, paimeng.EInsufficient: 402,
 		paimeng.ETooManyJobs: 429, paimeng.EEngineFailed: 500, paimeng.EJobTimeout: 500, paimeng.EUnknownEngine: 400,
+		paimeng.EAlreadyClaimed: 409, paimeng.ECodeInvalid: 404, paimeng.ECodeUsed: 409, paimeng.ECodeExpired: 410,
+		paimeng.EAlreadyLinked: 409, paimeng.ENotLinked: 409, paimeng.ENotCancelable: 409, paimeng.EBanned: 403,
+		paimeng.EPromptBlocked: 422, paimeng.ERateLimited: 429, paimeng.EForbidden: 403,
 	}
 	for code, status := range codes {
 		if got := statusOf(code); got != status {
