@@ -1,6 +1,8 @@
 // Package telegram is the Telegram front end: it long-polls the Bot API,
-// turns /gen messages with an image into jobs, shows queue position and
-// progress, and delivers the finished video or a clear error.
+// turns /gen messages with an image into jobs, shows queue position, price
+// and progress, delivers the finished video (with a like button) or a
+// clear error, and answers the community commands (/daily, /balance, /top…)
+// through bots/command's handler.
 package telegram
 
 import (
@@ -17,6 +19,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 )
 
 // Config configures a Bot. Zero values take the defaults.
@@ -46,6 +49,9 @@ const (
 	progressMaxKeep = 10000
 )
 
+// allowedUpdates are the update kinds the bot asks getUpdates for.
+var allowedUpdates = []string{tgbotapi.UpdateTypeMessage, tgbotapi.UpdateTypeCallbackQuery}
+
 // Bot is a Telegram front end and the Telegram paimeng.Deliverer.
 type Bot struct {
 	token         string
@@ -56,26 +62,30 @@ type Bot struct {
 	progressEvery time.Duration
 	log           *slog.Logger
 
-	sub      paimeng.Submitter
-	jobs     paimeng.JobService
-	accounts paimeng.AccountService
-	blobs    paimeng.BlobStore
+	sub       paimeng.Submitter
+	jobs      paimeng.JobService
+	community paimeng.Community
+	handler   *command.Handler
+	blobs     paimeng.BlobStore
 
 	mu        sync.Mutex
 	updates   recent[int]    // update ids seen
 	messages  recent[string] // "chat:message" seen
+	queries   recent[string] // callback query ids seen
 	delivered recent[string] // job ids whose result message was sent
 	lastEdit  map[string]time.Time
 	lastChat  map[int64]time.Time
 }
 
-// New checks the token with getMe and returns a bot ready to Run.
-func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, accounts paimeng.AccountService, blobs paimeng.BlobStore) (*Bot, error) {
+// New checks the token with getMe and returns a bot ready to Run. /gen goes
+// to sub; every other command except /start and /help goes to handler;
+// like buttons call community.Like.
+func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, community paimeng.Community, handler *command.Handler, blobs paimeng.BlobStore) (*Bot, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("telegram: no bot token")
 	}
-	if sub == nil || jobs == nil || accounts == nil || blobs == nil {
-		return nil, errors.New("telegram: submitter, job service, account service and blob store are required")
+	if sub == nil || jobs == nil || community == nil || handler == nil || blobs == nil {
+		return nil, errors.New("telegram: submitter, job service, community, command handler and blob store are required")
 	}
 	b := &Bot{
 		token:         cfg.Token,
@@ -86,10 +96,12 @@ func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, accounts pa
 		log:           cfg.Logger,
 		sub:           sub,
 		jobs:          jobs,
-		accounts:      accounts,
+		community:     community,
+		handler:       handler,
 		blobs:         blobs,
 		updates:       newRecent[int](),
 		messages:      newRecent[string](),
+		queries:       newRecent[string](),
 		delivered:     newRecent[string](),
 		lastEdit:      map[string]time.Time{},
 		lastChat:      map[int64]time.Time{},
@@ -129,8 +141,8 @@ func (b *Bot) Self() tgbotapi.User { return b.self }
 // Platform reports paimeng.PlatformTelegram.
 func (b *Bot) Platform() paimeng.Platform { return paimeng.PlatformTelegram }
 
-// Run long-polls getUpdates and handles messages until ctx is done, then
-// waits for messages in hand and returns nil. API errors are logged and
+// Run long-polls getUpdates for messages and callback queries and handles
+// them until ctx is done, then waits for updates in hand and returns nil. API errors are logged and
 // retried with backoff.
 func (b *Bot) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -144,7 +156,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, b.pollTimeout+15*time.Second)
 		err := b.call(pctx, "getUpdates", func(api *tgbotapi.BotAPI) error {
 			var err error
-			updates, err = api.GetUpdates(tgbotapi.UpdateConfig{Offset: offset, Timeout: timeout, AllowedUpdates: []string{"message"}})
+			updates, err = api.GetUpdates(tgbotapi.UpdateConfig{Offset: offset, Timeout: timeout, AllowedUpdates: allowedUpdates})
 			return err
 		})
 		cancel()
@@ -190,7 +202,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = b.call(cctx, "getUpdates", func(api *tgbotapi.BotAPI) error {
-			_, err := api.GetUpdates(tgbotapi.UpdateConfig{Offset: offset, Limit: 1})
+			_, err := api.GetUpdates(tgbotapi.UpdateConfig{Offset: offset, Limit: 1, AllowedUpdates: allowedUpdates})
 			return err
 		})
 	}
@@ -209,7 +221,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // HandleUpdate handles one update (as from getUpdates or a webhook).
-// Updates and messages seen before are ignored.
+// Updates, messages and callback queries seen before are ignored.
 func (b *Bot) HandleUpdate(ctx context.Context, u tgbotapi.Update) {
 	b.mu.Lock()
 	fresh := u.UpdateID == 0 || b.updates.add(u.UpdateID, time.Now())
@@ -218,8 +230,11 @@ func (b *Bot) HandleUpdate(ctx context.Context, u tgbotapi.Update) {
 		b.log.Debug("duplicate update", "update_id", u.UpdateID)
 		return
 	}
-	if u.Message != nil {
+	switch {
+	case u.Message != nil:
 		b.handleMessage(ctx, u.Message)
+	case u.CallbackQuery != nil:
+		b.handleCallback(ctx, u.CallbackQuery)
 	}
 }
 

@@ -41,16 +41,18 @@ func (b *syncBuffer) String() string {
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 type env struct {
-	t    *testing.T
-	srv  *telegramtest.Server
-	svc  *service
-	bot  *telegram.Bot
-	logs *syncBuffer
+	t       *testing.T
+	srv     *telegramtest.Server
+	svc     *service
+	handler *command.Handler
+	bot     *telegram.Bot
+	logs    *syncBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, srv: telegramtest.NewServer(t), svc: newService(), logs: &syncBuffer{}}
+	svc := newService()
+	e := &env{t: t, srv: telegramtest.NewServer(t), svc: svc, handler: newHandler(svc), logs: &syncBuffer{}}
 	e.bot = e.newBot()
 	return e
 }
@@ -63,7 +65,7 @@ func (e *env) newBot() *telegram.Bot {
 		HTTPClient:  e.srv.Client(),
 		PollTimeout: time.Second,
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, e.svc, e.svc, e.svc, e.svc)
+	}, e.svc, e.svc, e.svc, e.handler, e.svc)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestPhotoGenQueues(t *testing.T) {
 	}
 
 	q := sent[0]
-	if q.ChatID != 42 || q.ReplyTo != m.MessageID || q.Text != command.QueuedText(paimeng.LangZH, "j001", 1) {
+	if q.ChatID != 42 || q.ReplyTo != m.MessageID || q.Text != command.QueuedPriceText(paimeng.LangZH, "j001", 1, 20) {
 		t.Errorf("queued reply %+v", q)
 	}
 	e.srv.WaitFor(t, func() bool {
@@ -253,7 +255,7 @@ func TestEnglishMember(t *testing.T) {
 		t.Fatalf("submits %+v", reqs)
 	}
 	sent := e.srv.Sent("sendMessage")
-	if len(sent) != 1 || sent[0].Text != command.QueuedText(paimeng.LangEN, "j001", 1) {
+	if len(sent) != 1 || sent[0].Text != command.QueuedPriceText(paimeng.LangEN, "j001", 1, 10) {
 		t.Errorf("sent %+v", sent)
 	}
 	e.handle(tgbotapi.Message{From: enUser(), Text: "/help"})
@@ -376,7 +378,7 @@ func TestProgressResumesAfterInterval(t *testing.T) {
 		t.Skip("waits for the throttle")
 	}
 	e := newEnv(t)
-	bot, err := telegram.New(telegram.Config{Token: e.srv.Token, APIURL: e.srv.URL, HTTPClient: e.srv.Client(), ProgressEvery: 200 * time.Millisecond, Logger: quiet()}, e.svc, e.svc, e.svc, e.svc)
+	bot, err := telegram.New(telegram.Config{Token: e.srv.Token, APIURL: e.srv.URL, HTTPClient: e.srv.Client(), ProgressEvery: 200 * time.Millisecond, Logger: quiet()}, e.svc, e.svc, e.svc, e.handler, e.svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,14 +521,19 @@ func TestDeliverFailure(t *testing.T) {
 		t.Errorf("%d videos", n)
 	}
 
-	canceled := e.svc.finish(job.ID, paimeng.JobCanceled, "", "")
+	// A canceled job was answered by /cancel (or the ban): its status
+	// message changes and nothing new is sent.
+	before := len(e.srv.Sent("sendMessage"))
+	canceled := e.svc.finish(job.ID, paimeng.JobCanceled, "canceled", "")
 	canceled.ID = "other"
 	if err := e.bot.Deliver(context.Background(), canceled); err != nil {
 		t.Fatal(err)
 	}
-	sent = e.srv.Sent("sendMessage")
-	if got := sent[len(sent)-1].Text; got != command.Message(paimeng.LangEN, command.KeyCanceled) {
-		t.Errorf("canceled text %q", got)
+	if n := len(e.srv.Sent("sendMessage")); n != before {
+		t.Errorf("canceled job sent %d new messages", n-before)
+	}
+	if text, _ := e.srv.MessageText(43, status.MessageID); text != command.Message(paimeng.LangEN, command.KeyCanceled) {
+		t.Errorf("canceled status %q", text)
 	}
 }
 
@@ -603,21 +610,25 @@ func TestRunStops(t *testing.T) {
 func TestNew(t *testing.T) {
 	srv := telegramtest.NewServer(t)
 	svc := newService()
-	if _, err := telegram.New(telegram.Config{}, svc, svc, svc, svc); err == nil {
+	h := newHandler(svc)
+	if _, err := telegram.New(telegram.Config{}, svc, svc, svc, h, svc); err == nil {
 		t.Error("no token accepted")
 	}
-	_, err := telegram.New(telegram.Config{Token: "999:wrong", APIURL: srv.URL}, svc, svc, svc, svc)
+	if _, err := telegram.New(telegram.Config{Token: srv.Token, APIURL: srv.URL}, svc, svc, svc, nil, svc); err == nil {
+		t.Error("no command handler accepted")
+	}
+	_, err := telegram.New(telegram.Config{Token: "999:wrong", APIURL: srv.URL}, svc, svc, svc, h, svc)
 	var ae *telegram.APIError
 	if !errors.As(err, &ae) || ae.Code != 401 || !strings.HasPrefix(err.Error(), "telegram: ") {
 		t.Errorf("wrong token: %v", err)
 	}
 	url := srv.URL
 	srv.Close()
-	_, err = telegram.New(telegram.Config{Token: "999:secret-token", APIURL: url}, svc, svc, svc, svc)
+	_, err = telegram.New(telegram.Config{Token: "999:secret-token", APIURL: url}, svc, svc, svc, h, svc)
 	if err == nil || strings.Contains(err.Error(), "secret-token") {
 		t.Errorf("unreachable API: %v", err)
 	}
-	bot, _ := telegram.New(telegram.Config{Token: srv.Token, APIURL: telegramtest.NewServer(t).URL, Logger: quiet()}, svc, svc, svc, svc)
+	bot, _ := telegram.New(telegram.Config{Token: srv.Token, APIURL: telegramtest.NewServer(t).URL, Logger: quiet()}, svc, svc, svc, h, svc)
 	if bot == nil || bot.Platform() != paimeng.PlatformTelegram || bot.Self().UserName != telegramtest.BotUserName {
 		t.Errorf("bot %+v", bot)
 	}
@@ -655,7 +666,7 @@ func TestDeliveredBeforeStatusMessage(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	bot, err := telegram.New(telegram.Config{Token: e.srv.Token, APIURL: e.srv.URL, HTTPClient: e.srv.Client(), Logger: quiet()}, fast, e.svc, e.svc, e.svc)
+	bot, err := telegram.New(telegram.Config{Token: e.srv.Token, APIURL: e.srv.URL, HTTPClient: e.srv.Client(), Logger: quiet()}, fast, e.svc, e.svc, e.handler, e.svc)
 	if err != nil {
 		t.Fatal(err)
 	}

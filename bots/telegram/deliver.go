@@ -74,7 +74,8 @@ func langOf(job *paimeng.Job, st replyState) paimeng.Lang {
 }
 
 // Deliver answers the member's /gen with the video (or, when it is too big
-// for a video, a document) captioned with prompt, seed and credits left, or
+// for a video, a document) captioned with prompt, seed and credits left and
+// carrying a like button (see command.LikeData), or
 // with the error text of a failed job; then marks the status message done.
 // Flood control, server and network errors are returned for a retry; a
 // retry does not send the result twice. Client errors no retry can fix are
@@ -97,14 +98,17 @@ func (b *Bot) Deliver(ctx context.Context, job *paimeng.Job) error {
 
 	if !sent {
 		var err error
-		if job.Status == paimeng.JobSucceeded {
+		switch job.Status {
+		case paimeng.JobSucceeded:
 			err = b.sendResult(ctx, job, st, lang)
-		} else {
-			text := command.CodeText(lang, job.ErrorCode)
-			if job.Status == paimeng.JobCanceled && job.ErrorCode == "" {
-				text = command.Message(lang, command.KeyCanceled)
+		case paimeng.JobCanceled:
+			// The member (or an admin's ban) canceled it and was answered
+			// then; only the status message below changes.
+			if st.StatusID == 0 {
+				_, err = b.reply(ctx, st.ChatID, st.MessageID, command.Message(lang, command.KeyCanceled))
 			}
-			_, err = b.reply(ctx, st.ChatID, st.MessageID, text)
+		default:
+			_, err = b.reply(ctx, st.ChatID, st.MessageID, command.CodeText(lang, job.ErrorCode))
 		}
 		switch {
 		case err == nil:
@@ -137,7 +141,7 @@ func (b *Bot) Deliver(ctx context.Context, job *paimeng.Job) error {
 
 func (b *Bot) sendResult(ctx context.Context, job *paimeng.Job, st replyState, lang paimeng.Lang) error {
 	balance := int64(-1)
-	if acc, err := b.accounts.Account(ctx, job.Identity); err == nil {
+	if acc, err := b.community.Account(ctx, job.Identity); err == nil {
 		balance = acc.Balance
 	} else {
 		b.log.Warn("balance unknown for caption", "job_id", job.ID, "user", job.Identity.String(), "err", err)
@@ -153,6 +157,9 @@ func (b *Bot) sendResult(ctx context.Context, job *paimeng.Job, st replyState, l
 		"reply_to_message_id":         strconv.Itoa(st.MessageID),
 		"allow_sending_without_reply": "true",
 		"caption":                     command.DoneCaption(lang, job.Prompt, job.Seed, balance),
+	}
+	if err := params.AddInterface("reply_markup", likeKeyboard(job.ID)); err != nil {
+		return err
 	}
 	name := "paimeng-" + job.ID + ".mp4"
 	info := probeMP4(v.ra, v.size)
@@ -172,6 +179,15 @@ func (b *Bot) sendResult(ctx context.Context, job *paimeng.Job, st replyState, l
 		err = b.upload(ctx, "sendDocument", params, "document", name, v)
 	}
 	return err
+}
+
+// likeLabel is the like button's text; viewers in a group read either language.
+const likeLabel = "❤️ 赞 / Like"
+
+// likeKeyboard is the inline keyboard under a delivered video.
+func likeKeyboard(jobID string) tgbotapi.InlineKeyboardMarkup {
+	return tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
+		tgbotapi.NewInlineKeyboardButtonData(likeLabel, command.LikeData(jobID))))
 }
 
 func (b *Bot) upload(ctx context.Context, method string, params tgbotapi.Params, field, name string, v *video) error {

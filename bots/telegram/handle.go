@@ -77,12 +77,18 @@ func (b *Bot) handleMessage(ctx context.Context, m *tgbotapi.Message) {
 		switch cmd.Name {
 		case command.Start, command.Help:
 			b.answer(ctx, log, m, command.Message(lang, command.KeyHelp))
-		case command.Balance:
-			b.balance(ctx, log, m, id, lang)
 		case command.Gen:
 			b.gen(ctx, log, m, cmd, perr, lang)
 		default:
-			if private || cmd.Bot != "" {
+			// Known commands are answered anywhere; unknown ones only in
+			// private chats or when addressed to this bot, so a group's
+			// other bots keep their commands.
+			if reply, ok := b.handler.Handle(ctx, id, lang, cmd); ok {
+				log.Info("command", "command", cmd.Name)
+				if strings.TrimSpace(reply) != "" {
+					b.answer(ctx, log, m, reply)
+				}
+			} else if private || cmd.Bot != "" {
 				b.answer(ctx, log, m, command.Message(lang, command.KeyHelp))
 			}
 		}
@@ -105,9 +111,10 @@ func (b *Bot) answer(ctx context.Context, log *slog.Logger, m *tgbotapi.Message,
 	}
 }
 
-// reply sends text as a reply and returns the new message id.
+// reply sends text as a reply and returns the new message id. Text over
+// Telegram's message limit is cut short.
 func (b *Bot) reply(ctx context.Context, chatID int64, replyTo int, text string) (int, error) {
-	msg := tgbotapi.NewMessage(chatID, text)
+	msg := tgbotapi.NewMessage(chatID, clip(text, maxMessageUTF16))
 	msg.ReplyToMessageID = replyTo
 	msg.AllowSendingWithoutReply = true
 	var sent tgbotapi.Message
@@ -131,14 +138,40 @@ func (b *Bot) edit(ctx context.Context, chatID int64, messageID int, text string
 	return nil
 }
 
-func (b *Bot) balance(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, id paimeng.Identity, lang paimeng.Lang) {
-	acc, err := b.accounts.Account(ctx, id)
-	if err != nil {
-		log.Error("account lookup failed", "err", err)
-		b.answer(ctx, log, m, command.ErrorText(lang, err))
-		return
+// Telegram's limits on text, in UTF-16 code units.
+const (
+	maxMessageUTF16 = 4096 // sendMessage text
+	maxAnswerUTF16  = 200  // answerCallbackQuery text
+)
+
+// clip shortens s to at most n UTF-16 code units, ending in "…" when cut.
+func clip(s string, n int) string {
+	if utf16Len(s) <= n {
+		return s
 	}
-	b.answer(ctx, log, m, command.Message(lang, command.KeyBalance, acc.Balance))
+	units := 0
+	for i, r := range s {
+		units += utf16Width(r)
+		if units > n-1 {
+			return s[:i] + "…"
+		}
+	}
+	return s
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16Width(r)
+	}
+	return n
+}
+
+func utf16Width(r rune) int {
+	if r > 0xffff {
+		return 2
+	}
+	return 1
 }
 
 // imageRef is an image a message carries.
@@ -229,6 +262,8 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		Prompt:         cmd.Prompt,
 		Seconds:        cmd.Seconds,
 		Seed:           cmd.Seed,
+		Mode:           cmd.Mode,
+		Lane:           cmd.Lane,
 		Reply:          st.marshal(),
 	}
 	job, err := b.sub.Submit(ctx, req)
@@ -246,7 +281,7 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		log.Warn("queue position unknown", "err", err)
 		pos = -1
 	}
-	statusID, err := b.reply(ctx, m.Chat.ID, m.MessageID, command.QueuedText(lang, job.ID, pos))
+	statusID, err := b.reply(ctx, m.Chat.ID, m.MessageID, command.QueuedPriceText(lang, job.ID, pos, job.Price))
 	if err != nil {
 		log.Error("queued reply failed", "err", err)
 		return
@@ -256,7 +291,7 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		log.Error("storing status message failed", "err", err)
 		return
 	}
-	log.Info("job queued", "position", pos)
+	log.Info("job queued", "position", pos, "price", job.Price, "mode", string(job.Mode), "lane", string(job.Lane))
 
 	// A fast job may have been delivered before the status message existed.
 	b.mu.Lock()
@@ -314,8 +349,11 @@ func (b *Bot) download(ctx context.Context, fileID string) ([]byte, error) {
 
 // statusText is the final text of a job's status message.
 func statusText(lang paimeng.Lang, job *paimeng.Job) string {
-	if job.Status == paimeng.JobSucceeded {
+	switch job.Status {
+	case paimeng.JobSucceeded:
 		return command.Message(lang, command.KeyDone, job.ID)
+	case paimeng.JobCanceled:
+		return command.Message(lang, command.KeyCanceled)
 	}
 	return command.Message(lang, command.KeyFailed, job.ID)
 }

@@ -1,7 +1,10 @@
 // Package telegramtest is an in-process Telegram Bot API server for tests:
 // it speaks the wire format (form, multipart and JSON requests; replies
-// {"ok":true,"result":…}), queues updates for getUpdates, records what the
-// bot sends and serves files for getFile and downloads.
+// {"ok":true,"result":…}), queues updates for getUpdates (honouring
+// allowed_updates), records what the bot sends (inline keyboards included),
+// lets members press the bot's inline buttons (callback_query updates),
+// records answerCallbackQuery calls and serves files for getFile and
+// downloads.
 package telegramtest
 
 import (
@@ -17,6 +20,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -40,6 +44,35 @@ type Sent struct {
 	FileField string // "video", "document", … when a file was uploaded
 	FileName  string
 	File      []byte
+	// ReplyMarkup is the inline keyboard sent with the message (from the
+	// reply_markup parameter), nil when there was none.
+	ReplyMarkup *tgbotapi.InlineKeyboardMarkup
+}
+
+// CallbackData lists the callback_data of every inline button of the
+// message, row by row.
+func (c Sent) CallbackData() []string {
+	var out []string
+	if c.ReplyMarkup == nil {
+		return nil
+	}
+	for _, row := range c.ReplyMarkup.InlineKeyboard {
+		for _, b := range row {
+			if b.CallbackData != nil {
+				out = append(out, *b.CallbackData)
+			}
+		}
+	}
+	return out
+}
+
+// Answer is one accepted answerCallbackQuery call.
+type Answer struct {
+	CallbackQueryID string
+	Text            string
+	ShowAlert       bool
+	URL             string
+	CacheTime       int
 }
 
 // Failure is an error the server answers with instead of running a method.
@@ -54,9 +87,11 @@ type file struct {
 	data []byte
 }
 
-type message struct {
-	text string
-}
+// callbackDataMax is Telegram's limit on a button's callback_data, in bytes.
+const callbackDataMax = 64
+
+// answerTextMax is Telegram's limit on an answerCallbackQuery text, in characters.
+const answerTextMax = 200
 
 // Server is a fake Bot API. All methods are safe for concurrent use.
 type Server struct {
@@ -74,8 +109,12 @@ type Server struct {
 	nextFile  int
 	files     map[string]file // by file_id
 	paths     map[string]string
-	messages  map[[2]int64]*message // bot messages by chat, id
+	messages  map[[2]int64]*tgbotapi.Message // bot messages by chat, id
 	sent      []Sent
+	queries   map[string]bool // callback query ids issued: answered?
+	answers   []Answer
+	nextQuery int
+	allowed   []string // allowed_updates as last set; nil: Telegram's default
 	calls     map[string]int
 	failures  map[string][]Failure
 	maxUpload map[string]int
@@ -94,7 +133,8 @@ func NewServer(t testing.TB) *Server {
 		nextMsg:   500,
 		files:     map[string]file{},
 		paths:     map[string]string{},
-		messages:  map[[2]int64]*message{},
+		messages:  map[[2]int64]*tgbotapi.Message{},
+		queries:   map[string]bool{},
 		calls:     map[string]int{},
 		failures:  map[string][]Failure{},
 		maxUpload: map[string]int{},
@@ -204,6 +244,81 @@ func utf16Len(s string) int {
 	return n
 }
 
+// NewCallbackQuery builds the callback query Telegram sends when from
+// presses the inline button with callback_data data on a message the bot
+// sent: a fresh query id, the presser, the message as it now stands and the
+// data. It fails when there is no such message or button.
+func (s *Server) NewCallbackQuery(from *tgbotapi.User, chatID int64, messageID int, data string) (*tgbotapi.CallbackQuery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.messages[[2]int64{chatID, int64(messageID)}]
+	if !ok {
+		return nil, fmt.Errorf("telegramtest: no message %d in chat %d", messageID, chatID)
+	}
+	if !slices.Contains(Sent{ReplyMarkup: m.ReplyMarkup}.CallbackData(), data) {
+		return nil, fmt.Errorf("telegramtest: message %d in chat %d has no button with data %q", messageID, chatID, data)
+	}
+	s.nextQuery++
+	id := fmt.Sprintf("%d%06d", BotID, s.nextQuery)
+	s.queries[id] = false
+	msg := *m
+	return &tgbotapi.CallbackQuery{
+		ID:           id,
+		From:         from,
+		Message:      &msg,
+		ChatInstance: fmt.Sprintf("ci%d", chatID),
+		Data:         data,
+	}, nil
+}
+
+// PressButton queues the callback_query update of from pressing the button
+// with callback_data data on the bot's message (see NewCallbackQuery) and
+// returns the update; pushing it again delivers the same query twice.
+func (s *Server) PressButton(from *tgbotapi.User, chatID int64, messageID int, data string) (tgbotapi.Update, error) {
+	q, err := s.NewCallbackQuery(from, chatID, messageID, data)
+	if err != nil {
+		return tgbotapi.Update{}, err
+	}
+	u := tgbotapi.Update{CallbackQuery: q}
+	u.UpdateID = s.PushUpdate(u)
+	return u, nil
+}
+
+// Answers returns every accepted answerCallbackQuery call so far, in order.
+// Telegram accepts one answer per query; later ones fail with 400.
+func (s *Server) Answers() []Answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.answers)
+}
+
+// WaitAnswers waits until at least n callback queries were answered and
+// returns the answers; the test fails otherwise.
+func (s *Server) WaitAnswers(t testing.TB, n int) []Answer {
+	t.Helper()
+	return s.WaitFor(t, func() bool { return len(s.Answers()) >= n }, "%d answerCallbackQuery calls", n).Answers()
+}
+
+// AllowedUpdates returns the update types the bot last asked getUpdates
+// for; nil until it asked (Telegram's default then applies).
+func (s *Server) AllowedUpdates() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.allowed)
+}
+
+// Message returns a message the bot sent as it now stands (edits and
+// keyboard included).
+func (s *Server) Message(chatID int64, messageID int) (tgbotapi.Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.messages[[2]int64{chatID, int64(messageID)}]
+	if !ok {
+		return tgbotapi.Message{}, false
+	}
+	return *m, true
+}
+
 // AddFile serves data for getFile and download and returns its file id.
 func (s *Server) AddFile(data []byte, name string) string {
 	s.mu.Lock()
@@ -288,7 +403,10 @@ func (s *Server) MessageText(chatID int64, messageID int) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return m.text, true
+	if m.Text == "" {
+		return m.Caption, true
+	}
+	return m.Text, true
 }
 
 // WaitSent waits up to 10 s until at least n calls of method were recorded
@@ -366,6 +484,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.send(w, method, params, upload)
 	case "editMessageText":
 		s.editText(w, params)
+	case "answerCallbackQuery":
+		s.answerCallback(w, params)
 	case "deleteWebhook", "setMyCommands", "sendChatAction", "deleteMessage":
 		writeResult(w, true)
 	default:
@@ -433,8 +553,22 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 	}
 	timeout, _ := strconv.Atoi(p["timeout"])
 	deadline := time.After(time.Duration(timeout) * time.Second)
+	var allowed []string
+	if raw := p["allowed_updates"]; raw != "" && raw != "null" {
+		if err := json.Unmarshal([]byte(raw), &allowed); err != nil {
+			writeError(w, Failure{Code: 400, Description: "Bad Request: can't parse allowed updates"})
+			return
+		}
+		if allowed == nil {
+			allowed = []string{}
+		}
+	}
 	s.mu.Lock()
 	s.offsets = append(s.offsets, offset)
+	if allowed != nil {
+		// Like Telegram: the setting sticks until the next call that names one.
+		s.allowed = allowed
+	}
 	s.mu.Unlock()
 	for {
 		s.mu.Lock()
@@ -442,6 +576,8 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 			// Like Telegram: an offset confirms every earlier update.
 			s.updates = slices.DeleteFunc(s.updates, func(u tgbotapi.Update) bool { return u.UpdateID < offset })
 		}
+		// Updates of types the bot did not ask for are dropped.
+		s.updates = slices.DeleteFunc(s.updates, func(u tgbotapi.Update) bool { return !s.allowedLocked(updateType(u)) })
 		out := slices.Clone(s.updates[:min(limit, len(s.updates))])
 		ch, closed := s.changed, s.closed
 		s.mu.Unlock()
@@ -458,6 +594,50 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 			return
 		}
 	}
+}
+
+// allowedLocked reports whether getUpdates hands out updates of type typ.
+func (s *Server) allowedLocked(typ string) bool {
+	if len(s.allowed) == 0 {
+		// Telegram's default: everything but these.
+		return typ != "chat_member" && typ != "message_reaction" && typ != "message_reaction_count"
+	}
+	return slices.Contains(s.allowed, typ)
+}
+
+// updateType is the allowed_updates name of the update's kind.
+func updateType(u tgbotapi.Update) string {
+	switch {
+	case u.Message != nil:
+		return "message"
+	case u.EditedMessage != nil:
+		return "edited_message"
+	case u.ChannelPost != nil:
+		return "channel_post"
+	case u.EditedChannelPost != nil:
+		return "edited_channel_post"
+	case u.InlineQuery != nil:
+		return "inline_query"
+	case u.ChosenInlineResult != nil:
+		return "chosen_inline_result"
+	case u.CallbackQuery != nil:
+		return "callback_query"
+	case u.ShippingQuery != nil:
+		return "shipping_query"
+	case u.PreCheckoutQuery != nil:
+		return "pre_checkout_query"
+	case u.Poll != nil:
+		return "poll"
+	case u.PollAnswer != nil:
+		return "poll_answer"
+	case u.MyChatMember != nil:
+		return "my_chat_member"
+	case u.ChatMember != nil:
+		return "chat_member"
+	case u.ChatJoinRequest != nil:
+		return "chat_join_request"
+	}
+	return ""
 }
 
 func (s *Server) getFile(w http.ResponseWriter, p map[string]string) {
@@ -496,6 +676,11 @@ func (s *Server) send(w http.ResponseWriter, method string, p map[string]string,
 		return
 	}
 	replyTo, _ := strconv.Atoi(p["reply_to_message_id"])
+	markup, err := readMarkup(p["reply_markup"])
+	if err != nil {
+		writeError(w, Failure{Code: 400, Description: "Bad Request: " + err.Error()})
+		return
+	}
 	s.mu.Lock()
 	if up != nil && s.maxUpload[method] > 0 && len(up.data) > s.maxUpload[method] {
 		s.notifyLocked()
@@ -505,16 +690,11 @@ func (s *Server) send(w http.ResponseWriter, method string, p map[string]string,
 	}
 	s.nextMsg++
 	id := s.nextMsg
-	c := Sent{Method: method, ChatID: chatID, MessageID: id, ReplyTo: replyTo, Text: p["text"], Caption: p["caption"], Params: p}
+	c := Sent{Method: method, ChatID: chatID, MessageID: id, ReplyTo: replyTo, Text: p["text"], Caption: p["caption"], Params: p, ReplyMarkup: markup}
 	if up != nil {
 		c.FileField, c.FileName, c.File = up.field, up.name, up.data
 	}
-	s.sent = append(s.sent, c)
-	s.messages[[2]int64{chatID, int64(id)}] = &message{text: c.Text}
-	s.notifyLocked()
-	s.mu.Unlock()
-
-	msg := tgbotapi.Message{MessageID: id, Date: int(time.Now().Unix()), Chat: &tgbotapi.Chat{ID: chatID}, From: &s.Bot, Text: c.Text, Caption: c.Caption}
+	msg := tgbotapi.Message{MessageID: id, Date: int(time.Now().Unix()), Chat: &tgbotapi.Chat{ID: chatID}, From: &s.Bot, Text: c.Text, Caption: c.Caption, ReplyMarkup: markup}
 	if replyTo != 0 {
 		msg.ReplyToMessage = &tgbotapi.Message{MessageID: replyTo, Chat: &tgbotapi.Chat{ID: chatID}}
 	}
@@ -528,6 +708,11 @@ func (s *Server) send(w http.ResponseWriter, method string, p map[string]string,
 	case "sendDocument":
 		msg.Document = &tgbotapi.Document{FileID: fid, FileUniqueID: "u" + fid, FileName: c.FileName, FileSize: len(c.File)}
 	}
+	s.sent = append(s.sent, c)
+	stored := msg
+	s.messages[[2]int64{chatID, int64(id)}] = &stored
+	s.notifyLocked()
+	s.mu.Unlock()
 	writeResult(w, msg)
 }
 
@@ -541,16 +726,82 @@ func (s *Server) editText(w http.ResponseWriter, p map[string]string) {
 		writeError(w, Failure{Code: 400, Description: "Bad Request: message to edit not found"})
 		return
 	}
-	if m.text == p["text"] {
+	markup, err := readMarkup(p["reply_markup"])
+	if err != nil {
+		s.mu.Unlock()
+		writeError(w, Failure{Code: 400, Description: "Bad Request: " + err.Error()})
+		return
+	}
+	if m.Text == p["text"] && sameMarkup(m.ReplyMarkup, markup) {
 		s.mu.Unlock()
 		writeError(w, Failure{Code: 400, Description: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"})
 		return
 	}
-	m.text = p["text"]
-	s.sent = append(s.sent, Sent{Method: "editMessageText", ChatID: chatID, MessageID: id, Text: p["text"], Params: p})
+	// Like Telegram: an edit without reply_markup removes the keyboard.
+	m.Text, m.ReplyMarkup = p["text"], markup
+	s.sent = append(s.sent, Sent{Method: "editMessageText", ChatID: chatID, MessageID: id, Text: p["text"], Params: p, ReplyMarkup: markup})
+	out := *m
 	s.notifyLocked()
 	s.mu.Unlock()
-	writeResult(w, tgbotapi.Message{MessageID: id, Date: int(time.Now().Unix()), Chat: &tgbotapi.Chat{ID: chatID}, From: &s.Bot, Text: p["text"]})
+	writeResult(w, out)
+}
+
+func (s *Server) answerCallback(w http.ResponseWriter, p map[string]string) {
+	id := p["callback_query_id"]
+	text := p["text"]
+	if utf8.RuneCountInString(text) > answerTextMax {
+		writeError(w, Failure{Code: 400, Description: "Bad Request: MESSAGE_TOO_LONG"})
+		return
+	}
+	s.mu.Lock()
+	answered, ok := s.queries[id]
+	if !ok || answered {
+		s.notifyLocked()
+		s.mu.Unlock()
+		writeError(w, Failure{Code: 400, Description: "Bad Request: query is too old and response timeout expired or query ID is invalid"})
+		return
+	}
+	s.queries[id] = true
+	alert, _ := strconv.ParseBool(p["show_alert"])
+	cache, _ := strconv.Atoi(p["cache_time"])
+	s.answers = append(s.answers, Answer{CallbackQueryID: id, Text: text, ShowAlert: alert, URL: p["url"], CacheTime: cache})
+	s.notifyLocked()
+	s.mu.Unlock()
+	writeResult(w, true)
+}
+
+// readMarkup reads a reply_markup parameter; only inline keyboards are
+// kept (reply keyboards and force_reply attach nothing to the message).
+func readMarkup(raw string) (*tgbotapi.InlineKeyboardMarkup, error) {
+	if raw == "" || raw == "null" {
+		return nil, nil
+	}
+	var m struct {
+		InlineKeyboard *[][]tgbotapi.InlineKeyboardButton `json:"inline_keyboard"`
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fmt.Errorf("can't parse reply keyboard markup JSON object")
+	}
+	if m.InlineKeyboard == nil {
+		return nil, nil
+	}
+	for _, row := range *m.InlineKeyboard {
+		for _, b := range row {
+			if b.Text == "" {
+				return nil, fmt.Errorf("text buttons are unallowed in the inline keyboard")
+			}
+			if b.CallbackData != nil && (len(*b.CallbackData) == 0 || len(*b.CallbackData) > callbackDataMax) {
+				return nil, fmt.Errorf("BUTTON_DATA_INVALID")
+			}
+		}
+	}
+	return &tgbotapi.InlineKeyboardMarkup{InlineKeyboard: *m.InlineKeyboard}, nil
+}
+
+func sameMarkup(a, b *tgbotapi.InlineKeyboardMarkup) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 func writeResult(w http.ResponseWriter, v any) {
