@@ -18,6 +18,7 @@ test:
 
 bench: setup
 	bench/motion.sh
+	bench/submit.sh
 
 clean:
 	rm -rf bin

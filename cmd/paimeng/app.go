@@ -17,11 +17,13 @@ import (
 
 	"github.com/paimeng/paimeng"
 	"github.com/paimeng/paimeng/blob"
+	"github.com/paimeng/paimeng/bots/command"
 	"github.com/paimeng/paimeng/bots/telegram"
 	"github.com/paimeng/paimeng/bots/web"
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/inference"
 	"github.com/paimeng/paimeng/media"
+	"github.com/paimeng/paimeng/moderation"
 	"github.com/paimeng/paimeng/queue"
 )
 
@@ -46,11 +48,13 @@ type App struct {
 	inspector *asynq.Inspector
 	blobs     *blob.Dir
 
-	Store     *credits.Store
-	Submitter *queue.Submitter
-	Finisher  *queue.Finisher
-	Web       *web.Server
-	Telegram  *telegram.Bot
+	Store      *credits.Store
+	Submitter  *queue.Submitter
+	Dispatcher *queue.Dispatcher
+	Community  *queue.Community
+	Finisher   *queue.Finisher
+	Web        *web.Server
+	Telegram   *telegram.Bot
 
 	servers []boundServer
 	ln      net.Listener
@@ -134,35 +138,79 @@ func (a *App) taskOptions() queue.TaskOptions {
 	return queue.TaskOptions{Timeout: a.cfg.TaskTimeout, MaxRetry: retries}
 }
 
+// engines lists the engine names this deployment offers; the first is the default.
+var engines = []string{"camera"}
+
 func (a *App) openFrontend(ctx context.Context) error {
-	var err error
-	a.Submitter, err = queue.NewSubmitter(queue.SubmitterConfig{
+	var terms []string
+	if a.cfg.BannedTerms != "" {
+		var err error
+		if terms, err = moderation.LoadTerms(a.cfg.BannedTerms); err != nil {
+			return fmt.Errorf("PAIMENG_BANNED_TERMS: %w", err)
+		}
+	}
+	filter := moderation.New(terms)
+	a.Dispatcher = queue.NewDispatcher(queue.DispatcherConfig{
 		Store:      a.Store,
 		Client:     a.client,
-		Blobs:      a.blobs,
-		Pricing:    queue.PerFiveSeconds(a.cfg.PricePerClip),
-		CheckImage: media.CheckImage,
-		Engines:    []string{"camera"},
+		Inspector:  a.inspector,
 		Task:       a.taskOptions(),
+		MaxRunning: a.cfg.MaxRunning,
+		Ahead:      a.cfg.DispatchAhead,
 		Logger:     a.log,
+	})
+	var err error
+	a.Submitter, err = queue.NewSubmitter(queue.SubmitterConfig{
+		Store:       a.Store,
+		Blobs:       a.blobs,
+		Prices:      a.cfg.Prices,
+		CheckImage:  media.CheckImage,
+		CheckPrompt: filter.Check,
+		Kick:        a.Dispatcher.Kick,
+		Engines:     engines,
+		Logger:      a.log,
 	})
 	if err != nil {
 		return err
 	}
-	a.Web = web.New(web.Config{Playground: a.roles.Playground, Logger: a.log}, a.Submitter, a.Store, a.Store, a.Store, a.blobs)
+	// The finisher's deliverers are filled in below; the community service
+	// needs the finisher to tell front ends about canceled jobs.
+	a.Finisher = queue.NewFinisher(a.Store, a.log)
+	a.Community = queue.NewCommunity(queue.CommunityConfig{
+		Store:     a.Store,
+		Inspector: a.inspector,
+		Finisher:  a.Finisher,
+		Kick:      a.Dispatcher.Kick,
+		Logger:    a.log,
+	})
+	handler := command.NewHandler(command.Env{
+		Community: a.Community,
+		Prices:    a.cfg.Prices,
+		Engines:   engines,
+		Admins:    a.cfg.AdminIDs,
+		PublicURL: a.cfg.PublicURL,
+	})
+	a.Web = web.New(web.Config{
+		Playground: a.roles.Playground,
+		Prices:     a.cfg.Prices,
+		Engines:    engines,
+		PublicURL:  a.cfg.PublicURL,
+		Logger:     a.log,
+	}, a.Submitter, a.Store, a.Community, a.Store, a.blobs)
 	deliverers := []paimeng.Deliverer{a.Web}
 	if a.cfg.TelegramToken != "" {
 		a.Telegram, err = telegram.New(telegram.Config{
 			Token:  a.cfg.TelegramToken,
 			APIURL: a.cfg.TelegramAPIURL,
 			Logger: a.log,
-		}, a.Submitter, a.Store, a.Store, a.blobs)
+		}, a.Submitter, a.Store, a.Community, handler, a.blobs)
 		if err != nil {
 			return fmt.Errorf("telegram: %w", err)
 		}
 		deliverers = append(deliverers, a.Telegram)
 	}
-	a.Finisher = queue.NewFinisher(a.Store, a.log, deliverers...)
+	a.Finisher.AddDeliverers(deliverers...)
+	a.Finisher.OnSettle(a.Dispatcher.Kick)
 
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
@@ -204,7 +252,7 @@ func (a *App) openWorker() error {
 	w.Register(mux)
 	srv := asynq.NewServer(a.redisOpt, asynq.Config{
 		Concurrency:     a.cfg.WorkerConcurrency,
-		Queues:          map[string]int{queue.QueueGen: 1},
+		Queues:          queue.WorkerQueues(a.cfg.FastWeight, a.cfg.RelaxWeight),
 		Logger:          asynqLogger{a.log.With("component", "worker")},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: 30 * time.Second,
@@ -297,6 +345,7 @@ func (a *App) Run(ctx context.Context) error {
 			Task: a.taskOptions(), Deadline: a.cfg.JobDeadline, Logger: a.log,
 		})
 		goRun(func() error { rec.Run(ctx); return nil })
+		goRun(func() error { a.Dispatcher.Run(ctx); return nil })
 		if a.Telegram != nil && a.cfg.TelegramPolling {
 			goRun(func() error { return a.Telegram.Run(ctx) })
 		}

@@ -126,7 +126,15 @@ func openStore(ctx context.Context, cfg *Config) (*credits.Store, error) {
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "paimeng.db")
 	}
-	s, err := credits.Open(ctx, dsn, credits.Options{SignupCredits: cfg.SignupCredits})
+	s, err := credits.Open(ctx, dsn, credits.Options{
+		SignupCredits: cfg.SignupCredits,
+		DailyCredits:  cfg.DailyCredits,
+		Location:      cfg.Location,
+		MaxQueued:     cfg.MaxQueued,
+		RateLimit:     cfg.RateCount,
+		RateWindow:    cfg.RateWindow,
+		LinkCodeTTL:   cfg.LinkCodeTTL,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -166,37 +174,59 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return fmt.Errorf("migrate: unknown action %q (up, down, status)", verb)
 }
 
+const adminUsage = `admin commands:
+  token create --user NAME|PLATFORM:ID        print a new API token
+  grant   --user PLATFORM:ID --credits N [--reason TEXT]   add (or, negative, take) credits
+  balance --user PLATFORM:ID                  show a wallet and its identities
+  ledger  --user PLATFORM:ID [--limit N]      show a wallet's ledger, newest first
+  codes create --credits N --count K [--expires 2026-12-31|72h] [--batch NAME]
+                                              print K redemption codes worth N credits each
+  ban     --user PLATFORM:ID [--reason TEXT]  stop a member from generating
+  unban   --user PLATFORM:ID
+  audit                                       recompute every balance from the ledger; exit 1 on drift`
+
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const adminUsage = "admin: token create --user NAME | grant --user PLATFORM:ID --credits N [--reason TEXT] | balance --user PLATFORM:ID"
 	if len(args) == 0 {
 		return errors.New(adminUsage)
 	}
 	verb := args[0]
 	args = args[1:]
-	if verb == "token" {
+	if verb == "token" || verb == "codes" {
 		if len(args) == 0 || args[0] != "create" {
 			return errors.New(adminUsage)
 		}
 		args = args[1:]
 	}
-	var user, reason string
+	var user, reason, expires, batch string
 	var amount int64
+	var count, limit int
 	cfg, _, err := parseConfig("admin "+verb, args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&user, "user", "", "web user name, or PLATFORM:ID")
-		fs.Int64Var(&amount, "credits", 0, "credits to grant")
-		fs.StringVar(&reason, "reason", "admin grant", "reason written to the ledger")
+		fs.Int64Var(&amount, "credits", 0, "credits to grant, or the value of each code")
+		fs.StringVar(&reason, "reason", "", "reason written to the ledger or the ban")
+		fs.IntVar(&count, "count", 1, "how many codes to create")
+		fs.StringVar(&expires, "expires", "", "code expiry: a date (2026-12-31, end of that day in PAIMENG_TZ), an RFC 3339 time, or a duration from now (72h)")
+		fs.StringVar(&batch, "batch", "", "batch name stored with the codes")
+		fs.IntVar(&limit, "limit", 50, "ledger entries to show")
 	})
 	if err != nil {
 		return err
 	}
-	if user == "" {
-		return errors.New("admin: --user is required")
-	}
-	id := paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: user}
-	if strings.Contains(user, ":") {
-		if id, err = paimeng.ParseIdentity(user); err != nil {
-			return err
+	var id paimeng.Identity
+	switch verb {
+	case "token", "grant", "balance", "ledger", "ban", "unban":
+		if user == "" {
+			return errors.New("admin: --user is required")
 		}
+		id = paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: user}
+		if strings.Contains(user, ":") {
+			if id, err = paimeng.ParseIdentity(user); err != nil {
+				return err
+			}
+		}
+	case "codes", "audit":
+	default:
+		return errors.New(adminUsage)
 	}
 	s, err := openStore(ctx, cfg)
 	if err != nil {
@@ -206,6 +236,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	if err := s.Migrate(ctx); err != nil {
 		return err
 	}
+	const actor = "admin:cli"
 	switch verb {
 	case "token":
 		tok, err := s.CreateToken(ctx, id, "cli")
@@ -213,24 +244,132 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		fmt.Fprintln(stdout, tok)
-		return nil
 	case "grant":
-		if amount <= 0 {
-			return errors.New("admin grant: --credits must be positive")
+		if amount == 0 {
+			return errors.New("admin grant: --credits must not be zero")
 		}
-		acc, err := s.Grant(ctx, id, amount, reason, "admin:cli")
+		if reason == "" {
+			reason = "admin grant"
+		}
+		acc, err := s.Grant(ctx, id, amount, reason, actor)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s balance %d\n", id, acc.Balance)
-		return nil
 	case "balance":
 		acc, err := s.Account(ctx, id)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s balance %d\n", id, acc.Balance)
-		return nil
+		ids, err := s.Identities(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
+		names := make([]string, len(ids))
+		for i, x := range ids {
+			names[i] = x.String()
+		}
+		fmt.Fprintf(stdout, "%s balance %d (account %d: %s)", id, acc.Balance, acc.ID, strings.Join(names, ", "))
+		if acc.Banned {
+			fmt.Fprintf(stdout, " banned: %s", acc.BanReason)
+		}
+		fmt.Fprintln(stdout)
+	case "ledger":
+		acc, err := s.Account(ctx, id)
+		if err != nil {
+			return err
+		}
+		entries, err := s.Ledger(ctx, acc.ID, limit)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %d balance %d\n", acc.ID, acc.Balance)
+		for _, e := range entries {
+			fmt.Fprintf(stdout, "%s  %-8s %+7d  → %-7d %s  %s\n", e.CreatedAt.In(cfg.Location).Format("2006-01-02 15:04"), e.Kind, e.Amount, e.BalanceAfter, e.Actor, e.Reason)
+		}
+	case "codes":
+		if amount <= 0 || count < 1 {
+			return errors.New("admin codes create: --credits and --count must be positive")
+		}
+		exp, err := parseExpiry(expires, cfg.Location, time.Now())
+		if err != nil {
+			return fmt.Errorf("admin codes create: --expires: %w", err)
+		}
+		codes, err := s.CreateCodes(ctx, amount, count, exp, batch, actor)
+		if err != nil {
+			return err
+		}
+		for _, c := range codes {
+			fmt.Fprintln(stdout, c)
+		}
+	case "ban":
+		if reason == "" {
+			reason = "banned by an admin"
+		}
+		if err := s.Ban(ctx, id, reason, actor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s banned: %s\n", id, reason)
+		// Waiting jobs are canceled and refunded; a running service tells
+		// the member (its reconciler delivers final jobs never delivered).
+		jobs, err := s.ActiveJobs(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, q := range jobs {
+			if q.Job.Status != paimeng.JobQueued {
+				continue
+			}
+			if _, err := s.CancelQueued(ctx, id, q.Job.ID); err != nil && paimeng.ErrorCode(err) != paimeng.ENotCancelable {
+				return err
+			}
+			fmt.Fprintf(stdout, "job %s canceled, %d credits released\n", q.Job.ID, q.Job.Price)
+		}
+	case "unban":
+		if err := s.Unban(ctx, id, actor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s unbanned\n", id)
+	case "audit":
+		return runAudit(ctx, s, stdout)
 	}
-	return errors.New(adminUsage)
+	return nil
+}
+
+// runAudit prints the ledger check and fails when any balance drifts.
+func runAudit(ctx context.Context, s *credits.Store, stdout io.Writer) error {
+	drift, err := s.Audit(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range drift {
+		fmt.Fprintf(stdout, "account %d: balance %d, ledger sum %d, last entry says %d\n", d.AccountID, d.Balance, d.LedgerSum, d.LastAfter)
+	}
+	if len(drift) > 0 {
+		return fmt.Errorf("audit: %d account(s) drift from the ledger", len(drift))
+	}
+	fmt.Fprintln(stdout, "audit: every balance equals the sum of its ledger entries (drift 0)")
+	return nil
+}
+
+// parseExpiry reads a date (its end in loc), an RFC 3339 time or a
+// duration from now; "" means never.
+func parseExpiry(s string, loc *time.Location, now time.Time) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	if d, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		t := d.AddDate(0, 0, 1).UTC()
+		return &t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		t = t.UTC()
+		return &t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		t := now.Add(d).UTC()
+		return &t, nil
+	}
+	return nil, fmt.Errorf("%q is not a date, an RFC 3339 time or a positive duration", s)
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paimeng/paimeng"
 )
 
 // Config is every setting, read from PAIMENG_* variables; flags of the
@@ -22,6 +24,25 @@ type Config struct {
 	BlobDir       string
 	SignupCredits int64
 	PricePerClip  int64
+	PriceSpec     string
+	DailyCredits  int64
+	TZ            string
+	Admins        string
+	BannedTerms   string
+	MaxQueued     int
+	MaxRunning    int
+	RateLimit     string
+	FastWeight    int
+	RelaxWeight   int
+	DispatchAhead int
+	LinkCodeTTL   time.Duration
+
+	// Derived by finish.
+	Prices     *paimeng.Prices
+	Location   *time.Location
+	AdminIDs   []paimeng.Identity
+	RateCount  int
+	RateWindow time.Duration
 
 	TelegramToken   string
 	TelegramAPIURL  string
@@ -66,7 +87,19 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_PUBLIC_URL", "", "public base URL for links (default http://$PAIMENG_HTTP_ADDR)", str(&c.PublicURL)},
 		{"PAIMENG_BLOB_DIR", "", "folder shared by front ends and workers for images and videos (default $PAIMENG_DATA_DIR/blobs)", str(&c.BlobDir)},
 		{"PAIMENG_SIGNUP_CREDITS", "100", "credits granted once to every new member", i64(&c.SignupCredits)},
-		{"PAIMENG_PRICE_PER_CLIP", "10", "credits per 5 s of video", i64(&c.PricePerClip)},
+		{"PAIMENG_PRICE_PER_CLIP", "10", "credits for a std 5 s clip in the fast lane (the base of the price table)", i64(&c.PricePerClip)},
+		{"PAIMENG_PRICES", "", "price table, inline (\"camera=10, pro=1.75, 10s=2, relax=0.5, camera/pro/10=40\") or the path of a file of it", str(&c.PriceSpec)},
+		{"PAIMENG_DAILY_CREDITS", "10", "credits paid by /daily once per calendar day (0 turns it off)", i64(&c.DailyCredits)},
+		{"PAIMENG_TZ", "Asia/Shanghai", "the community's time zone: daily check-in days, leaderboard weeks and months", str(&c.TZ)},
+		{"PAIMENG_ADMINS", "", "admin identities, comma-separated (telegram:123,web:alice): they may /grant, /ban and /unban", str(&c.Admins)},
+		{"PAIMENG_BANNED_TERMS", "", "file of banned prompt terms, one per line (matched after NFKC, case folding and removal of zero-width and bidi characters)", str(&c.BannedTerms)},
+		{"PAIMENG_MAX_QUEUED", "3", "unfinished jobs a member may have at once", in(&c.MaxQueued)},
+		{"PAIMENG_MAX_RUNNING", "1", "jobs of one member handed to the workers at once", in(&c.MaxRunning)},
+		{"PAIMENG_RATE_LIMIT", "6/1m", "submissions a member may make per window (N/duration; 0 for no limit)", str(&c.RateLimit)},
+		{"PAIMENG_FAST_WEIGHT", "6", "asynq weight of the fast lane", in(&c.FastWeight)},
+		{"PAIMENG_RELAX_WEIGHT", "1", "asynq weight of the relax lane (relax jobs also wait while fast jobs wait)", in(&c.RelaxWeight)},
+		{"PAIMENG_DISPATCH_AHEAD", "2", "tasks per lane waiting in Redis; the rest wait in the database in fair-share order", in(&c.DispatchAhead)},
+		{"PAIMENG_LINK_CODE_TTL", "10m", "how long a /link code stays valid", dur(&c.LinkCodeTTL)},
 		{"PAIMENG_TELEGRAM_TOKEN", "", "Telegram bot token; the Telegram front end runs when set", str(&c.TelegramToken)},
 		{"PAIMENG_TELEGRAM_API_URL", "https://api.telegram.org", "Telegram Bot API base URL (a self-hosted Bot API server works)", str(&c.TelegramAPIURL)},
 		{"PAIMENG_TELEGRAM_POLLING", "true", "receive Telegram updates here; with several serve replicas set false on all but one (the others still deliver)", boolean(&c.TelegramPolling)},
@@ -128,7 +161,63 @@ func (c *Config) finish() error {
 	if c.TaskTimeout < time.Second {
 		return fmt.Errorf("PAIMENG_TASK_TIMEOUT must be at least 1s")
 	}
+	if c.DailyCredits < 0 {
+		return fmt.Errorf("PAIMENG_DAILY_CREDITS must not be negative")
+	}
+	if c.MaxQueued < 1 || c.MaxRunning < 1 || c.DispatchAhead < 1 {
+		return fmt.Errorf("PAIMENG_MAX_QUEUED, PAIMENG_MAX_RUNNING and PAIMENG_DISPATCH_AHEAD must be at least 1")
+	}
+	if c.FastWeight < 1 || c.RelaxWeight < 1 {
+		return fmt.Errorf("PAIMENG_FAST_WEIGHT and PAIMENG_RELAX_WEIGHT must be at least 1")
+	}
+	var err error
+	if c.Location, err = time.LoadLocation(c.TZ); err != nil {
+		return fmt.Errorf("PAIMENG_TZ: %w", err)
+	}
+	spec := c.PriceSpec
+	if spec != "" && !strings.Contains(spec, "=") {
+		b, err := os.ReadFile(spec)
+		if err != nil {
+			return fmt.Errorf("PAIMENG_PRICES: %w", err)
+		}
+		spec = string(b)
+	}
+	if c.Prices, err = paimeng.ParsePrices(spec, c.PricePerClip); err != nil {
+		return fmt.Errorf("PAIMENG_PRICES: %w", err)
+	}
+	c.AdminIDs = nil
+	for _, a := range strings.Split(c.Admins, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		id, err := paimeng.ParseIdentity(a)
+		if err != nil {
+			return fmt.Errorf("PAIMENG_ADMINS: %w", err)
+		}
+		c.AdminIDs = append(c.AdminIDs, id)
+	}
+	if c.RateCount, c.RateWindow, err = parseRate(c.RateLimit); err != nil {
+		return fmt.Errorf("PAIMENG_RATE_LIMIT: %w", err)
+	}
 	return nil
+}
+
+// parseRate reads "N/duration" ("6/1m"); "0" or "" means no limit.
+func parseRate(s string) (int, time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, 0, nil
+	}
+	n, w, ok := strings.Cut(s, "/")
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || count < 0 {
+		return 0, 0, fmt.Errorf("%q is not N/duration", s)
+	}
+	win, err := time.ParseDuration(strings.TrimSpace(w))
+	if err != nil || win <= 0 {
+		return 0, 0, fmt.Errorf("%q is not N/duration", s)
+	}
+	return count, win, nil
 }
 
 // findORT looks for the ONNX Runtime library where make run puts it, then

@@ -5,7 +5,7 @@
 //	paimeng worker     engines only
 //	paimeng gen        one-shot local generation
 //	paimeng migrate    database migrations (up, down, status)
-//	paimeng admin      tokens and grants
+//	paimeng admin      tokens, grants, codes, bans and the ledger audit
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // PAIMENG_TZ works on images without a zone database
 )
 
 func main() {
@@ -44,7 +45,7 @@ Commands:
   worker    render jobs (needs PAIMENG_REDIS_URL; no database, no chat tokens)
   gen       render one clip locally: --image in.jpg --prompt "镜头缓慢推近" --out out.mp4
   migrate   up | down | status
-  admin     token create --user NAME | grant --user PLATFORM:ID --credits N | balance --user PLATFORM:ID
+  admin     token create | grant | balance | ledger | codes create | ban | unban | audit
 
 Every flag also reads a PAIMENG_* variable; run "paimeng <command> -h" for them.
 `
