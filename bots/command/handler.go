@@ -501,7 +501,7 @@ func (h *Handler) top(ctx context.Context, id paimeng.Identity, lang paimeng.Lan
 	}
 	b.WriteString("\n" + Message(lang, KeyTopFooter))
 	if h.env.PublicURL != "" {
-		b.WriteString("\n" + Message(lang, KeyTopGallery, h.env.PublicURL))
+		b.WriteString("\n" + Message(lang, KeyTopGallery, h.env.PublicURL+"/top"))
 	}
 	return b.String()
 }

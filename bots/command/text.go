@@ -229,8 +229,8 @@ func codeCatalog(code string) (zh, en string) {
 		return "没有这个码，请检查是否输错后重试。",
 			"That code does not exist. Please check it for typos and try again."
 	case paimeng.ECodeUsed:
-		return "这个码已经用过了。关联码只能用一次，可以在原平台重新发送 /link 获取新码。",
-			"That code has already been used. A link code works once; send /link on your other platform for a new one."
+		return "这个码已经用过了，每个码只能用一次。如果是关联码，请在原平台重新发送 /link 获取新码。",
+			"That code has already been used; each code works once. For a link code, send /link on your other platform for a new one."
 	case paimeng.ECodeExpired:
 		return "这个码已经过期了。关联码可以在原平台重新发送 /link 获取新码。",
 			"That code has expired. For a link code, send /link on your other platform to get a new one."
