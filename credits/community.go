@@ -227,3 +227,60 @@ func setDisplayName(tx *gorm.DB, ident *identityRow, name string) error {
 		Where("platform = ? AND user_id = ?", ident.Platform, ident.UserID).
 		Update("display_name", name).Error
 }
+
+// RefundJob gives the price of a succeeded (so captured) job back to the
+// account that owns it now, once per job (ledger kind "refund"). Only
+// admins call it, for a video that disappointed. A second refund of the
+// same job fails with ECONFLICT and writes nothing.
+func (s *Store) RefundJob(ctx context.Context, jobID, reason, actor string) (*paimeng.Account, error) {
+	var out *accountRow
+	err := s.retryTx(ctx, func(tx *gorm.DB) error {
+		job, err := jobByID(tx, jobID)
+		if err != nil {
+			return err
+		}
+		if job.Status != string(paimeng.JobSucceeded) {
+			return paimeng.Errorf(paimeng.EINVALID, "job %s is %s: only succeeded jobs were charged", jobID, job.Status)
+		}
+		if job.Price == 0 {
+			return paimeng.Errorf(paimeng.EINVALID, "job %s was free", jobID)
+		}
+		key := KindRefund + ":" + job.ID
+		done, err := ledgerKeyExists(tx, key)
+		if err != nil {
+			return err
+		}
+		if done {
+			return paimeng.Errorf(paimeng.ECONFLICT, "job %s was refunded already", jobID)
+		}
+		bal, ok, err := liveCredit(tx, job.AccountID, job.Price)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return paimeng.Errorf(paimeng.EINTERNAL, "account %d vanished during refund", job.AccountID)
+		}
+		if reason == "" {
+			reason = "refund of job " + job.ID
+		}
+		res := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "idempotency_key"}},
+			DoNothing: true,
+		}).Create(&ledgerRow{
+			AccountID: job.AccountID, Kind: KindRefund, Amount: job.Price, BalanceAfter: bal,
+			Reason: reason, Actor: actor, JobID: ptr(job.ID), IdempotencyKey: ptr(key),
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return paimeng.Errorf(paimeng.ECONFLICT, "job %s was refunded already", jobID)
+		}
+		out, err = accountByID(tx, job.AccountID)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("refund job", err)
+	}
+	return toAccount(out), nil
+}

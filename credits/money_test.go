@@ -1019,3 +1019,56 @@ func TestLinkWhileJobsFinish(t *testing.T) {
 		mustAudit(t, s)
 	})
 }
+
+func TestRefundJobOnce(t *testing.T) {
+	credittest.ForEachDB(t, credits.Options{SignupCredits: 50}, func(t *testing.T, s *credits.Store) {
+		ctx := context.Background()
+		ok, _, err := s.CreateJob(ctx, newJob(alice, 20), "refund-ok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.FinishJob(ctx, paimeng.Outcome{JobID: ok.ID, OK: true, VideoKey: "v"}); err != nil {
+			t.Fatal(err)
+		}
+		failed, _, err := s.CreateJob(ctx, newJob(alice, 10), "refund-failed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.FailJob(ctx, failed.ID, paimeng.EEngineFailed, "oom"); err != nil {
+			t.Fatal(err)
+		}
+		if a := mustAccount(t, s, alice); a.Balance != 30 {
+			t.Fatalf("balance before refund %d", a.Balance)
+		}
+		// A failed job was never charged.
+		_, err = s.RefundJob(ctx, failed.ID, "", "admin:root")
+		wantCode(t, err, paimeng.EINVALID)
+
+		// Ten admins clicking at once refund once.
+		var wg sync.WaitGroup
+		var wins atomic.Int32
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.RefundJob(ctx, ok.ID, "blurry", "admin:root"); err == nil {
+					wins.Add(1)
+				} else if paimeng.ErrorCode(err) != paimeng.ECONFLICT {
+					t.Errorf("refund: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d refunds succeeded", wins.Load())
+		}
+		a := mustAccount(t, s, alice)
+		if a.Balance != 50 {
+			t.Fatalf("balance after refund %d, want 50", a.Balance)
+		}
+		if k := kinds(t, s, a.ID); k[credits.KindRefund] != 1 {
+			t.Fatalf("ledger kinds %v", k)
+		}
+		mustAudit(t, s)
+	})
+}

@@ -183,6 +183,7 @@ const adminUsage = `admin commands:
                                               print K redemption codes worth N credits each
   ban     --user PLATFORM:ID [--reason TEXT]  stop a member from generating
   unban   --user PLATFORM:ID
+  refund  --job ID [--reason TEXT]            give back the price of a succeeded job, once
   audit                                       recompute every balance from the ledger; exit 1 on drift`
 
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -197,7 +198,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		args = args[1:]
 	}
-	var user, reason, expires, batch string
+	var user, reason, expires, batch, jobID string
 	var amount int64
 	var count, limit int
 	cfg, _, err := parseConfig("admin "+verb, args, getenv, stderr, func(fs *flag.FlagSet) {
@@ -208,6 +209,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fs.StringVar(&expires, "expires", "", "code expiry: a date (2026-12-31, end of that day in PAIMENG_TZ), an RFC 3339 time, or a duration from now (72h)")
 		fs.StringVar(&batch, "batch", "", "batch name stored with the codes")
 		fs.IntVar(&limit, "limit", 50, "ledger entries to show")
+		fs.StringVar(&jobID, "job", "", "job id to refund")
 	})
 	if err != nil {
 		return err
@@ -223,6 +225,10 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			if id, err = paimeng.ParseIdentity(user); err != nil {
 				return err
 			}
+		}
+	case "refund":
+		if jobID == "" {
+			return errors.New("admin refund: --job is required")
 		}
 	case "codes", "audit":
 	default:
@@ -330,6 +336,12 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		fmt.Fprintf(stdout, "%s unbanned\n", id)
+	case "refund":
+		acc, err := s.RefundJob(ctx, jobID, reason, actor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "job %s refunded; account %d balance %d\n", jobID, acc.ID, acc.Balance)
 	case "audit":
 		return runAudit(ctx, s, stdout)
 	}
