@@ -73,42 +73,55 @@ func reportRate(b *testing.B) {
 // every job's task waits in Redis.
 func BenchmarkSubmitPostgres(b *testing.B) {
 	ctx := context.Background()
-	store := credittest.Open(b, credittest.PostgresDSN(b), credits.Options{
-		SignupCredits: 1 << 40, MaxQueued: 1 << 30, MaxConns: 4 * submitParallelism,
-	})
+	store, members := benchStore(b)
 	ropt := benchRedis(b)
 	client := asynq.NewClient(ropt)
 	defer client.Close()
 	inspector := asynq.NewInspector(ropt)
 	defer inspector.Close()
-	blobs, err := blob.NewDir(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// No per-member or per-lane limit: every pass hands over what is there.
 	disp := queue.NewDispatcher(queue.DispatcherConfig{
 		Store: store, Client: client, Inspector: inspector, MaxRunning: -1, Ahead: 1 << 30, Logger: log,
 	})
-	sub, err := queue.NewSubmitter(queue.SubmitterConfig{
-		Store: store, Blobs: blobs, CheckImage: media.CheckImage, Kick: disp.Kick, Logger: log,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sub := benchSubmitter(b, store, disp.Kick)
 	img := tinyPNG(b)
-	members := make([]paimeng.Identity, benchMembers)
-	for i := range members {
-		members[i] = paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: fmt.Sprintf("m%d", i)}
-		if _, err := store.Account(ctx, members[i]); err != nil { // signup before the clock
-			b.Fatal(err)
-		}
-	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); disp.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
+	submitAll(b, sub, members, img)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		info, err := inspector.GetQueueInfo(queue.QueueFast)
+		if err == nil && info.Pending == b.N {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d jobs submitted, fast queue %+v %v", b.N, info, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	reportRate(b)
+}
+
+// BenchmarkSubmitReservePostgres is the Submitter alone: validation, the
+// image, the hold and the job row on PostgreSQL, without the dispatch.
+func BenchmarkSubmitReservePostgres(b *testing.B) {
+	store, members := benchStore(b)
+	sub := benchSubmitter(b, store, nil)
+	img := tinyPNG(b)
+	submitAll(b, sub, members, img)
+	b.StopTimer()
+	reportRate(b)
+}
+
+// submitAll submits b.N requests from submitParallelism goroutines per
+// CPU, spread over the members, with the clock running.
+func submitAll(b *testing.B, sub *queue.Submitter, members []paimeng.Identity, img []byte) {
+	ctx := context.Background()
 	var seq atomic.Int64
 	b.SetParallelism(submitParallelism)
 	b.ResetTimer()
@@ -128,19 +141,38 @@ func BenchmarkSubmitPostgres(b *testing.B) {
 			}
 		}
 	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		info, err := inspector.GetQueueInfo(queue.QueueFast)
-		if err == nil && info.Pending == b.N {
-			break
+}
+
+// benchStore opens a fresh PostgreSQL store with benchMembers members who
+// signed up before the clock starts.
+func benchStore(b *testing.B) (*credits.Store, []paimeng.Identity) {
+	ctx := context.Background()
+	store := credittest.Open(b, credittest.PostgresDSN(b), credits.Options{
+		SignupCredits: 1 << 40, MaxQueued: 1 << 30, MaxConns: 4 * submitParallelism,
+	})
+	members := make([]paimeng.Identity, benchMembers)
+	for i := range members {
+		members[i] = paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: fmt.Sprintf("m%d", i)}
+		if _, err := store.Account(ctx, members[i]); err != nil {
+			b.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d jobs submitted, fast queue %+v %v", b.N, info, err)
-		}
-		time.Sleep(time.Millisecond)
 	}
-	b.StopTimer()
-	reportRate(b)
+	return store, members
+}
+
+func benchSubmitter(b *testing.B, store *credits.Store, kick func()) *queue.Submitter {
+	blobs, err := blob.NewDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub, err := queue.NewSubmitter(queue.SubmitterConfig{
+		Store: store, Blobs: blobs, CheckImage: media.CheckImage, Kick: kick,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sub
 }
 
 // BenchmarkRawAsynqEnqueue enqueues gen:video tasks of the same size and

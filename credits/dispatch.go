@@ -50,62 +50,100 @@ func validDispatchLane(lane paimeng.Lane) error {
 // the account row, the order in which finishing, canceling and linking
 // take them, so a claim racing those does not deadlock.
 func (s *Store) NextDispatch(ctx context.Context, lane paimeng.Lane, maxRunning int) (*paimeng.Job, error) {
+	jobs, err := s.NextDispatchBatch(ctx, lane, maxRunning, 1)
+	if err != nil {
+		return nil, err
+	}
+	return jobs[0], nil
+}
+
+// NextDispatchBatch claims up to n waiting jobs of lane, as n calls of
+// NextDispatch would, in that order; ENOTFOUND when none is eligible. One
+// query finds the next job of each of up to n members in fair-share order
+// (a member gets one job per round: once served it goes to the back), so a
+// long waiting list is sorted once per round rather than once per job.
+func (s *Store) NextDispatchBatch(ctx context.Context, lane paimeng.Lane, maxRunning, n int) ([]*paimeng.Job, error) {
 	if err := validDispatchLane(lane); err != nil {
 		return nil, err
 	}
+	if n < 1 {
+		n = 1
+	}
 	db := s.db.WithContext(ctx)
 	var (
+		out       []*paimeng.Job
 		full      []int64 // accounts found at their limit during this call
 		conflicts int
 	)
-	for {
+	for len(out) < n {
 		if err := ctx.Err(); err != nil {
 			return nil, wrap("next dispatch", err)
 		}
-		cand, err := dispatchCandidate(db, lane, maxRunning, full)
+		cands, err := dispatchCandidates(db, lane, maxRunning, full, n-len(out))
 		if err != nil {
 			return nil, wrap("next dispatch", err)
 		}
-		if cand == nil {
-			return nil, paimeng.Errorf(paimeng.ENOTFOUND, "no %s job waiting", lane)
+		if len(cands) == 0 {
+			break
 		}
-		job, account, err := s.claimDispatch(ctx, cand, maxRunning)
-		switch {
-		case errors.Is(err, errDispatchTaken):
-			// Another dispatcher took it; the next query skips it.
-		case errors.Is(err, errDispatchFull):
-			full = append(full, account)
-		case retryable(err) && conflicts < maxAttempts:
-			// A PostgreSQL deadlock with a concurrent link; look again.
-			conflicts++
-		case err != nil:
-			return nil, wrap("next dispatch", err)
-		default:
-			return job, nil
+		for i := range cands {
+			job, account, err := s.claimDispatch(ctx, &cands[i], maxRunning)
+			switch {
+			case errors.Is(err, errDispatchTaken):
+				// Another dispatcher took it; the next query skips it.
+			case errors.Is(err, errDispatchFull):
+				full = append(full, account)
+			case retryable(err) && conflicts < maxAttempts:
+				// A PostgreSQL deadlock with a concurrent link; look again.
+				conflicts++
+			case err != nil:
+				return nil, wrap("next dispatch", err)
+			default:
+				out = append(out, job)
+			}
 		}
 	}
+	if len(out) == 0 {
+		return nil, paimeng.Errorf(paimeng.ENOTFOUND, "no %s job waiting", lane)
+	}
+	return out, nil
 }
 
-// dispatchCandidate returns the first waiting job of lane in fair-share
-// order whose account is under maxRunning and not in skip, or nil.
-func dispatchCandidate(db *gorm.DB, lane paimeng.Lane, maxRunning int, skip []int64) (*jobRow, error) {
+// dispatchCandidates returns, in fair-share order, the first waiting job
+// of lane of each of up to n accounts that are under maxRunning, not in
+// skip and not banned.
+func dispatchCandidates(db *gorm.DB, lane paimeng.Lane, maxRunning int, skip []int64, n int) ([]jobRow, error) {
 	q := db.Table("jobs").Select("jobs.*").
 		Joins("JOIN accounts ON accounts.id = jobs.account_id").
 		Where("jobs.lane = ? AND jobs.status = ? AND jobs.dispatched_at IS NULL", string(lane), string(paimeng.JobQueued)).
 		Where("accounts.banned_at IS NULL") // a ban cancels waiting jobs; this covers a ban racing a submit
 	if maxRunning > 0 {
-		q = q.Where("(SELECT COUNT(*) FROM jobs r WHERE r.account_id = jobs.account_id"+
-			" AND r.dispatched_at IS NOT NULL AND r.status IN ?) < ?", queueActiveStatuses, maxRunning)
+		// One aggregate over the few jobs with the workers, rather than a
+		// count per waiting job: the waiting list may be long.
+		q = q.Where("jobs.account_id NOT IN (SELECT r.account_id FROM jobs r"+
+			" WHERE r.dispatched_at IS NOT NULL AND r.status IN ? GROUP BY r.account_id HAVING COUNT(*) >= ?)",
+			queueActiveStatuses, maxRunning)
 	}
 	if len(skip) > 0 {
 		q = q.Where("jobs.account_id NOT IN ?", skip)
 	}
+	// Members with several waiting jobs fill some of these rows; a few
+	// times n leaves room for n distinct members in the common case, and
+	// the caller asks again for the rest.
 	var rows []jobRow
-	err := q.Order("accounts.last_dispatched_at, jobs.created_at, jobs.id").Limit(1).Find(&rows).Error
-	if err != nil || len(rows) == 0 {
+	err := q.Order("accounts.last_dispatched_at, jobs.created_at, jobs.id").Limit(4 * n).Find(&rows).Error
+	if err != nil {
 		return nil, err
 	}
-	return &rows[0], nil
+	out := rows[:0]
+	seen := make(map[int64]bool, n)
+	for _, r := range rows {
+		if !seen[r.AccountID] && len(out) < n {
+			seen[r.AccountID] = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // claimDispatch marks cand dispatched in one transaction, or fails with

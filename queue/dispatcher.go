@@ -20,7 +20,7 @@ type DispatchStore interface {
 	// maxRunning dispatched, unfinished jobs (maxRunning < 1: no limit),
 	// marks it dispatched and returns it; ENOTFOUND when no job is
 	// eligible. Concurrent callers never claim the same job.
-	NextDispatch(ctx context.Context, lane paimeng.Lane, maxRunning int) (*paimeng.Job, error)
+	NextDispatchBatch(ctx context.Context, lane paimeng.Lane, maxRunning, n int) ([]*paimeng.Job, error)
 }
 
 // Dispatcher defaults.
@@ -148,23 +148,28 @@ func (d *Dispatcher) fill(ctx context.Context, lane paimeng.Lane) (n int, full b
 		if err := ctx.Err(); err != nil {
 			return n, false, err
 		}
-		j, err := d.cfg.Store.NextDispatch(ctx, lane, d.cfg.MaxRunning)
+		jobs, err := d.cfg.Store.NextDispatchBatch(ctx, lane, d.cfg.MaxRunning, min(d.cfg.Ahead-pending, maxBatch))
 		if paimeng.ErrorCode(err) == paimeng.ENOTFOUND {
 			return n, false, nil
 		} else if err != nil {
 			return n, false, fmt.Errorf("queue: dispatch %s: %w", lane, err)
 		}
-		if err := enqueueGen(ctx, d.cfg.Client, j, d.cfg.Task); err != nil {
-			// The job is marked dispatched: the reconciler enqueues it
-			// once Redis answers again.
-			return n, false, err
+		for _, j := range jobs {
+			if err := enqueueGen(ctx, d.cfg.Client, j, d.cfg.Task); err != nil {
+				// The job is marked dispatched: the reconciler enqueues it
+				// once Redis answers again.
+				return n, false, err
+			}
+			d.log.Debug("job dispatched", "job_id", j.ID, "lane", lane, "account", j.AccountID)
+			n++
+			pending++
 		}
-		d.log.Debug("job dispatched", "job_id", j.ID, "lane", lane, "account", j.AccountID)
-		n++
-		pending++
 	}
 	return n, true, nil
 }
+
+// maxBatch bounds the jobs claimed per store call.
+const maxBatch = 32
 
 // pending returns the number of pending tasks in queue qname; a queue
 // that does not exist yet has none.
