@@ -274,38 +274,10 @@ func TestSameIdempotencyKeyChargesOnce(t *testing.T) {
 				mustAccount(t, s, who)
 			}
 			key := fmt.Sprintf("discord:%d:msg", round)
-			const n = 10
-			jobs := make([]*paimeng.Job, n)
-			var created atomic.Int32
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					j, c, err := s.CreateJob(ctx, newJob(who, 30), key)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if c {
-						created.Add(1)
-					}
-					jobs[i] = j
-				})
-			}
-			close(start)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			if created.Load() != 1 {
-				t.Fatalf("created %d times, want 1", created.Load())
-			}
+			jobs := submitSameKey(t, s, who, key, 10)
 			for _, j := range jobs {
-				if j.ID != jobs[0].ID || j.HoldID != jobs[0].HoldID || j.Price != 30 || j.Status != paimeng.JobQueued {
-					t.Fatalf("jobs differ: %+v vs %+v", j, jobs[0])
+				if j.Price != 30 || j.Status != paimeng.JobQueued {
+					t.Fatalf("job %+v", j)
 				}
 			}
 			a := mustAccount(t, s, who)
@@ -322,6 +294,48 @@ func TestSameIdempotencyKeyChargesOnce(t *testing.T) {
 		}
 		mustAudit(t, s)
 	})
+}
+
+// submitSameKey submits a 30-credit job for who under key from n
+// goroutines at once, checks that exactly one call created it and that all
+// got the same job and hold, and returns what each call got.
+func submitSameKey(t *testing.T, s *credits.Store, who paimeng.Identity, key string, n int) []*paimeng.Job {
+	t.Helper()
+	ctx := context.Background()
+	jobs := make([]*paimeng.Job, n)
+	var created atomic.Int32
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			j, c, err := s.CreateJob(ctx, newJob(who, 30), key)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if c {
+				created.Add(1)
+			}
+			jobs[i] = j
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if created.Load() != 1 {
+		t.Fatalf("created %d times, want 1", created.Load())
+	}
+	for _, j := range jobs {
+		if j.ID != jobs[0].ID || j.HoldID != jobs[0].HoldID {
+			t.Fatalf("jobs differ: %+v vs %+v", j, jobs[0])
+		}
+	}
+	return jobs
 }
 
 func TestFinishJobRaces(t *testing.T) {

@@ -869,45 +869,10 @@ func TestSameKeyTwentyGoroutines(t *testing.T) {
 	// Balance for exactly one job and a limit of one unfinished job: the
 	// repeats must still get the one job back, not a refusal.
 	credittest.ForEachDB(t, credits.Options{MaxQueued: 1}, func(t *testing.T, s *credits.Store) {
-		ctx := context.Background()
 		for round := range 3 {
 			who := payer(100 + round)
 			a := mustGrant(t, s, who, 30)
-			key := fmt.Sprint("same-key-", round)
-			const n = 20
-			jobs := make([]*paimeng.Job, n)
-			var created atomic.Int32
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			start := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					j, c, err := s.CreateJob(ctx, newJob(who, 30), key)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if c {
-						created.Add(1)
-					}
-					jobs[i] = j
-				})
-			}
-			close(start)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			if created.Load() != 1 {
-				t.Fatalf("created %d times", created.Load())
-			}
-			for _, j := range jobs {
-				if j.ID != jobs[0].ID || j.HoldID != jobs[0].HoldID {
-					t.Fatalf("jobs differ: %+v vs %+v", j, jobs[0])
-				}
-			}
+			submitSameKey(t, s, who, fmt.Sprint("same-key-", round), 20)
 			if k := kinds(t, s, a.ID); k[credits.KindHold] != 1 {
 				t.Fatalf("ledger kinds = %v, want one hold", k)
 			}
