@@ -611,6 +611,9 @@ func (h *Handler) grant(ctx context.Context, actor paimeng.Identity, lang paimen
 		return usage(lang, Grant)
 	}
 	reason := strings.Join(args[2:], " ")
+	if reason == "" {
+		reason = "admin grant"
+	}
 	acc, err := h.env.Community.Grant(ctx, actor, target, amount, reason)
 	if err != nil {
 		return h.fail(actor, lang, Grant, target.String(), err)
