@@ -48,6 +48,13 @@ type Config struct {
 	TelegramAPIURL  string
 	TelegramPolling bool
 
+	DiscordToken     string
+	DiscordAppID     string
+	DiscordPublicKey string
+	DiscordAPIURL    string
+	DiscordGuildID   string
+	DiscordMode      string
+
 	ORTLibrary        string
 	FFmpeg            string
 	EncoderPreset     string
@@ -103,6 +110,12 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_TELEGRAM_TOKEN", "", "Telegram bot token; the Telegram front end runs when set", str(&c.TelegramToken)},
 		{"PAIMENG_TELEGRAM_API_URL", "https://api.telegram.org", "Telegram Bot API base URL (a self-hosted Bot API server works)", str(&c.TelegramAPIURL)},
 		{"PAIMENG_TELEGRAM_POLLING", "true", "receive Telegram updates here; with several serve replicas set false on all but one (the others still deliver)", boolean(&c.TelegramPolling)},
+		{"PAIMENG_DISCORD_TOKEN", "", "Discord bot token; the Discord front end runs when set", str(&c.DiscordToken)},
+		{"PAIMENG_DISCORD_APP_ID", "", "Discord application id", str(&c.DiscordAppID)},
+		{"PAIMENG_DISCORD_PUBLIC_KEY", "", "Discord application public key (hex), checks every interaction (http mode)", str(&c.DiscordPublicKey)},
+		{"PAIMENG_DISCORD_API_URL", "https://discord.com/api/v10", "Discord REST base URL", str(&c.DiscordAPIURL)},
+		{"PAIMENG_DISCORD_GUILD_ID", "", "register the slash commands in this server only (instant); empty registers them globally", str(&c.DiscordGuildID)},
+		{"PAIMENG_DISCORD_MODE", "http", "http: Discord posts interactions to $PAIMENG_PUBLIC_URL/discord/interactions; gateway: connect out over the gateway (no public address needed)", str(&c.DiscordMode)},
 		{"PAIMENG_ORT_LIBRARY", "", "path to libonnxruntime.so.1 (default .cache/ort/libonnxruntime.so.1, as make run installs it)", str(&c.ORTLibrary)},
 		{"PAIMENG_FFMPEG", "ffmpeg", "ffmpeg binary", str(&c.FFmpeg)},
 		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset", str(&c.EncoderPreset)},
@@ -160,6 +173,14 @@ func (c *Config) finish() error {
 	}
 	if c.TaskTimeout < time.Second {
 		return fmt.Errorf("PAIMENG_TASK_TIMEOUT must be at least 1s")
+	}
+	switch c.DiscordMode {
+	case "http", "gateway":
+	default:
+		return fmt.Errorf("PAIMENG_DISCORD_MODE must be http or gateway, not %q", c.DiscordMode)
+	}
+	if c.DiscordToken != "" && (c.DiscordAppID == "" || (c.DiscordMode == "http" && c.DiscordPublicKey == "")) {
+		return fmt.Errorf("the Discord front end needs PAIMENG_DISCORD_APP_ID and, in http mode, PAIMENG_DISCORD_PUBLIC_KEY")
 	}
 	if c.DailyCredits < 0 {
 		return fmt.Errorf("PAIMENG_DAILY_CREDITS must not be negative")
