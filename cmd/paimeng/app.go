@@ -18,6 +18,7 @@ import (
 	"github.com/paimeng/paimeng"
 	"github.com/paimeng/paimeng/blob"
 	"github.com/paimeng/paimeng/bots/command"
+	"github.com/paimeng/paimeng/bots/discord"
 	"github.com/paimeng/paimeng/bots/telegram"
 	"github.com/paimeng/paimeng/bots/web"
 	"github.com/paimeng/paimeng/credits"
@@ -55,6 +56,7 @@ type App struct {
 	Finisher   *queue.Finisher
 	Web        *web.Server
 	Telegram   *telegram.Bot
+	Discord    *discord.Bot
 
 	servers []boundServer
 	ln      net.Listener
@@ -209,6 +211,22 @@ func (a *App) openFrontend(ctx context.Context) error {
 		}
 		deliverers = append(deliverers, a.Telegram)
 	}
+	if a.cfg.DiscordToken != "" {
+		a.Discord, err = discord.New(discord.Config{
+			Token:     a.cfg.DiscordToken,
+			AppID:     a.cfg.DiscordAppID,
+			PublicKey: a.cfg.DiscordPublicKey,
+			APIURL:    a.cfg.DiscordAPIURL,
+			GuildID:   a.cfg.DiscordGuildID,
+			Mode:      a.cfg.DiscordMode,
+			PublicURL: a.cfg.PublicURL,
+			Logger:    a.log,
+		}, a.Submitter, a.Store, a.Community, handler, a.blobs)
+		if err != nil {
+			return fmt.Errorf("discord: %w", err)
+		}
+		deliverers = append(deliverers, a.Discord)
+	}
 	a.Finisher.AddDeliverers(deliverers...)
 	a.Finisher.OnSettle(a.Dispatcher.Kick)
 
@@ -217,8 +235,15 @@ func (a *App) openFrontend(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	a.ln = ln
+	handlerHTTP := a.Web.Handler()
+	if a.Discord != nil {
+		mux := http.NewServeMux()
+		mux.Handle(discord.InteractionsPath, a.Discord.Handler())
+		mux.Handle("/", handlerHTTP)
+		handlerHTTP = mux
+	}
 	a.httpSrv = &http.Server{
-		Handler:           a.Web.Handler(),
+		Handler:           handlerHTTP,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -349,6 +374,9 @@ func (a *App) Run(ctx context.Context) error {
 		if a.Telegram != nil && a.cfg.TelegramPolling {
 			goRun(func() error { return a.Telegram.Run(ctx) })
 		}
+		if a.Discord != nil {
+			goRun(func() error { return a.Discord.Run(ctx) })
+		}
 		goRun(func() error {
 			err := a.httpSrv.Serve(a.ln)
 			if errors.Is(err, http.ErrServerClosed) {
@@ -362,7 +390,7 @@ func (a *App) Run(ctx context.Context) error {
 			defer c()
 			return a.httpSrv.Shutdown(sctx)
 		})
-		a.log.Info("front end ready", "url", a.cfg.PublicURL, "addr", a.Addr(), "telegram", a.Telegram != nil)
+		a.log.Info("front end ready", "url", a.cfg.PublicURL, "addr", a.Addr(), "telegram", a.Telegram != nil, "discord", a.Discord != nil)
 	}
 
 	<-ctx.Done()

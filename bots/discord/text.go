@@ -1,0 +1,53 @@
+package discord
+
+import (
+	"fmt"
+
+	"github.com/paimeng/paimeng"
+)
+
+// Keys of the texts only the Discord front end shows.
+const (
+	keyNegativeIgnored = "negative_ignored" // no args
+	keyNotOwner        = "not_owner"        // no args
+	keyVideoLink       = "video_link"       // url string
+	keyVideoTooLarge   = "video_too_large"  // no args
+	keyRerunLabel      = "rerun_label"      // no args
+	keySeedLabel       = "seed_label"       // no args
+	keyLikeLabel       = "like_label"       // no args
+	keyButtonExpired   = "button_expired"   // no args
+)
+
+// text returns the Discord text for key in lang, formatted with args.
+func text(lang paimeng.Lang, key string, args ...any) string {
+	var zh, en string
+	switch key {
+	case keyNegativeIgnored:
+		zh, en = "\n（反向描述暂不支持，已忽略。）", "\n(The negative prompt is not supported yet and was ignored.)"
+	case keyNotOwner:
+		zh, en = "只有这个作品的主人可以重新生成或换种子，本次未扣除积分。想要自己的视频？使用 /gen 上传一张图片。",
+			"Only the creator of this video can rerun it or try a new seed; nothing was charged. Want your own? Use /gen with a picture."
+	case keyVideoLink:
+		zh, en = "视频太大，无法在这里直接发送，请在网页观看：%s", "The video is too large to attach here; watch it on the web: %s"
+	case keyVideoTooLarge:
+		zh, en = "视频太大，无法在这里发送。", "The video is too large to send here."
+	case keyRerunLabel:
+		zh, en = "重新生成", "Rerun"
+	case keySeedLabel:
+		zh, en = "换个种子", "New seed"
+	case keyLikeLabel:
+		zh, en = "赞", "Like"
+	case keyButtonExpired:
+		zh, en = "这个按钮已经失效了。", "This button no longer works."
+	default:
+		return key
+	}
+	s := zh
+	if lang == paimeng.LangEN {
+		s = en
+	}
+	if len(args) > 0 {
+		s = fmt.Sprintf(s, args...)
+	}
+	return s
+}
