@@ -274,7 +274,7 @@ func TestHandle(t *testing.T) {
 		{"/ban Telegram:99", paimeng.LangZH, nil, `Ban discord:7 telegram:99 ""`, []string{"已封禁 telegram:99"}},
 		{"/unban telegram:99", paimeng.LangEN, nil, "Unban discord:7 telegram:99", []string{"telegram:99 is no longer banned"}},
 		{"/grant telegram:99 50 contest prize", paimeng.LangEN, nil, `Grant discord:7 telegram:99 50 "contest prize"`, []string{"Granted 50 credits to telegram:99; their balance: 90"}},
-		{"/grant web:alice -20", paimeng.LangZH, nil, `Grant discord:7 web:alice -20 ""`, []string{"web:alice", "-20", "余额 90"}},
+		{"/grant web:alice -20", paimeng.LangZH, nil, `Grant discord:7 web:alice -20 "admin grant"`, []string{"web:alice", "-20", "余额 90"}},
 	}
 	for _, tt := range tests {
 		fc := fresh()
