@@ -24,6 +24,7 @@
 //	GET  /api/v1/price                ?engine=&mode=&seconds=&lane= → {price}; without them {rows}, public
 //	GET  /api/v1/leaderboard          ?board=&period=&limit= → {board, period, rows}, public
 //	GET  /api/v1/gallery              ?limit=&before= → {items, next}, public
+//	GET  /v/{id}                      a phone-sized page playing one clip
 //	GET  /media/{id}/video.mp4        the clip (Range supported); a private job's only to its owner
 //	GET  /media/{id}/poster.jpg       the poster
 //
@@ -140,6 +141,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handlePage)
 	mux.HandleFunc("GET /top", s.handleTopPage)
+	mux.HandleFunc("GET /v/{id}", s.handleWatch)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("POST /api/v1/jobs", s.handleCreateJob)
 	mux.HandleFunc("GET /api/v1/jobs/{id}", s.handleGetJob)
