@@ -21,6 +21,7 @@ import (
 	"github.com/paimeng/paimeng/bots/discord"
 	"github.com/paimeng/paimeng/bots/telegram"
 	"github.com/paimeng/paimeng/bots/web"
+	"github.com/paimeng/paimeng/bots/wechat"
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/inference"
 	"github.com/paimeng/paimeng/media"
@@ -57,6 +58,7 @@ type App struct {
 	Web        *web.Server
 	Telegram   *telegram.Bot
 	Discord    *discord.Bot
+	WeChat     *wechat.Bot
 
 	servers []boundServer
 	ln      net.Listener
@@ -138,6 +140,20 @@ func (a *App) taskOptions() queue.TaskOptions {
 		retries = -1
 	}
 	return queue.TaskOptions{Timeout: a.cfg.TaskTimeout, MaxRetry: retries}
+}
+
+// wechatConfig is the WeChat front end's configuration.
+func (a *App) wechatConfig() wechat.Config {
+	return wechat.Config{
+		AppID:           a.cfg.WeChatAppID,
+		Secret:          a.cfg.WeChatSecret,
+		Token:           a.cfg.WeChatToken,
+		AESKey:          a.cfg.WeChatAESKey,
+		APIURL:          a.cfg.WeChatAPIURL,
+		CustomerService: a.cfg.WeChatCustomerService,
+		PublicURL:       a.cfg.PublicURL,
+		Logger:          a.log,
+	}
 }
 
 // engines lists the engine names this deployment offers; the first is the default.
@@ -227,6 +243,13 @@ func (a *App) openFrontend(ctx context.Context) error {
 		}
 		deliverers = append(deliverers, a.Discord)
 	}
+	if a.cfg.WeChatAppID != "" {
+		a.WeChat, err = wechat.New(a.wechatConfig(), a.rdb, a.Submitter, a.Store, a.Community, handler, a.blobs)
+		if err != nil {
+			return fmt.Errorf("wechat: %w", err)
+		}
+		deliverers = append(deliverers, a.WeChat)
+	}
 	a.Finisher.AddDeliverers(deliverers...)
 	a.Finisher.OnSettle(a.Dispatcher.Kick)
 
@@ -236,9 +259,14 @@ func (a *App) openFrontend(ctx context.Context) error {
 	}
 	a.ln = ln
 	handlerHTTP := a.Web.Handler()
-	if a.Discord != nil {
+	if a.Discord != nil || a.WeChat != nil {
 		mux := http.NewServeMux()
-		mux.Handle(discord.InteractionsPath, a.Discord.Handler())
+		if a.Discord != nil {
+			mux.Handle(discord.InteractionsPath, a.Discord.Handler())
+		}
+		if a.WeChat != nil {
+			mux.Handle(wechat.CallbackPath, a.WeChat.Handler())
+		}
 		mux.Handle("/", handlerHTTP)
 		handlerHTTP = mux
 	}
@@ -388,9 +416,16 @@ func (a *App) Run(ctx context.Context) error {
 			<-ctx.Done()
 			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 			defer c()
-			return a.httpSrv.Shutdown(sctx)
+			err := a.httpSrv.Shutdown(sctx)
+			if a.WeChat != nil {
+				if werr := a.WeChat.Wait(sctx); werr != nil {
+					a.log.Warn("shutdown", "err", werr)
+				}
+			}
+			return err
 		})
-		a.log.Info("front end ready", "url", a.cfg.PublicURL, "addr", a.Addr(), "telegram", a.Telegram != nil, "discord", a.Discord != nil)
+		a.log.Info("front end ready", "url", a.cfg.PublicURL, "addr", a.Addr(),
+			"telegram", a.Telegram != nil, "discord", a.Discord != nil, "wechat", a.WeChat != nil)
 	}
 
 	<-ctx.Done()

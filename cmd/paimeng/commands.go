@@ -12,7 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/wechat"
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/inference"
 	"github.com/paimeng/paimeng/media"
@@ -184,7 +188,8 @@ const adminUsage = `admin commands:
   ban     --user PLATFORM:ID [--reason TEXT]  stop a member from generating
   unban   --user PLATFORM:ID
   refund  --job ID [--reason TEXT]            give back the price of a succeeded job, once
-  audit                                       recompute every balance from the ledger; exit 1 on drift`
+  audit                                       recompute every balance from the ledger; exit 1 on drift
+  wechat menu [--file menu.json]              create the official account's custom menu (default: help, balance, leaderboard)`
 
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -192,6 +197,12 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	verb := args[0]
 	args = args[1:]
+	if verb == "wechat" {
+		if len(args) == 0 || args[0] != "menu" {
+			return errors.New(adminUsage)
+		}
+		return runWeChatMenu(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if verb == "token" || verb == "codes" {
 		if len(args) == 0 || args[0] != "create" {
 			return errors.New(adminUsage)
@@ -384,4 +395,48 @@ func parseExpiry(s string, loc *time.Location, now time.Time) (*time.Time, error
 		return &t, nil
 	}
 	return nil, fmt.Errorf("%q is not a date, an RFC 3339 time or a positive duration", s)
+}
+
+// runWeChatMenu creates the official account's custom menu. The access
+// token comes from the Redis the service shares (PAIMENG_REDIS_URL), or is
+// fetched here through the stable-token API, which leaves the service's
+// token valid.
+func runWeChatMenu(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var file string
+	cfg, _, err := parseConfig("admin wechat menu", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "file", "", "menu JSON as the menu/create API takes it (default: help, balance, leaderboard)")
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.WeChatAppID == "" {
+		return errors.New("admin wechat menu: set PAIMENG_WECHAT_APPID, PAIMENG_WECHAT_SECRET and PAIMENG_WECHAT_TOKEN")
+	}
+	menu := wechat.DefaultMenu(cfg.PublicURL)
+	if file != "" {
+		if menu, err = os.ReadFile(file); err != nil {
+			return fmt.Errorf("admin wechat menu: %w", err)
+		}
+	}
+	url := cfg.RedisURL
+	if url == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			return fmt.Errorf("admin wechat menu: %w", err)
+		}
+		defer m.Close()
+		url = "redis://" + m.Addr() + "/0"
+	}
+	ropt, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("PAIMENG_REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	a := &App{cfg: cfg, log: newLogger(cfg, stderr)}
+	if err := wechat.SetMenu(ctx, a.wechatConfig(), rdb, menu); err != nil {
+		return fmt.Errorf("admin wechat menu: %w", err)
+	}
+	fmt.Fprintln(stdout, "menu created")
+	return nil
 }

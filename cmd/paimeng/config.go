@@ -55,6 +55,13 @@ type Config struct {
 	DiscordGuildID   string
 	DiscordMode      string
 
+	WeChatAppID           string
+	WeChatSecret          string
+	WeChatToken           string
+	WeChatAESKey          string
+	WeChatAPIURL          string
+	WeChatCustomerService bool
+
 	ORTLibrary        string
 	FFmpeg            string
 	EncoderPreset     string
@@ -116,6 +123,12 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_DISCORD_API_URL", "https://discord.com/api/v10", "Discord REST base URL", str(&c.DiscordAPIURL)},
 		{"PAIMENG_DISCORD_GUILD_ID", "", "register the slash commands in this server only (instant); empty registers them globally", str(&c.DiscordGuildID)},
 		{"PAIMENG_DISCORD_MODE", "http", "http: Discord posts interactions to $PAIMENG_PUBLIC_URL/discord/interactions; gateway: connect out over the gateway (no public address needed)", str(&c.DiscordMode)},
+		{"PAIMENG_WECHAT_APPID", "", "WeChat official account AppID; the WeChat front end runs when it and the token are set", str(&c.WeChatAppID)},
+		{"PAIMENG_WECHAT_SECRET", "", "WeChat AppSecret (for the access token)", str(&c.WeChatSecret)},
+		{"PAIMENG_WECHAT_TOKEN", "", "the callback Token set in the official account's server settings", str(&c.WeChatToken)},
+		{"PAIMENG_WECHAT_AES_KEY", "", "EncodingAESKey for safe mode (43 characters); empty: plain mode", str(&c.WeChatAESKey)},
+		{"PAIMENG_WECHAT_API_URL", "https://api.weixin.qq.com", "WeChat API base URL", str(&c.WeChatAPIURL)},
+		{"PAIMENG_WECHAT_CUSTOMER_SERVICE", "false", "deliver videos by customer-service message (verified service accounts); otherwise on the reader's next message", boolean(&c.WeChatCustomerService)},
 		{"PAIMENG_ORT_LIBRARY", "", "path to libonnxruntime.so.1 (default .cache/ort/libonnxruntime.so.1, as make run installs it)", str(&c.ORTLibrary)},
 		{"PAIMENG_FFMPEG", "ffmpeg", "ffmpeg binary", str(&c.FFmpeg)},
 		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset", str(&c.EncoderPreset)},
@@ -181,6 +194,9 @@ func (c *Config) finish() error {
 	}
 	if c.DiscordToken != "" && (c.DiscordAppID == "" || (c.DiscordMode == "http" && c.DiscordPublicKey == "")) {
 		return fmt.Errorf("the Discord front end needs PAIMENG_DISCORD_APP_ID and, in http mode, PAIMENG_DISCORD_PUBLIC_KEY")
+	}
+	if (c.WeChatAppID == "") != (c.WeChatToken == "") || (c.WeChatAppID != "" && c.WeChatSecret == "") {
+		return fmt.Errorf("the WeChat front end needs PAIMENG_WECHAT_APPID, PAIMENG_WECHAT_SECRET and PAIMENG_WECHAT_TOKEN together")
 	}
 	if c.DailyCredits < 0 {
 		return fmt.Errorf("PAIMENG_DAILY_CREDITS must not be negative")
