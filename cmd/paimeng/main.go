@@ -45,7 +45,7 @@ Commands:
   worker    render jobs (needs PAIMENG_REDIS_URL; no database, no chat tokens)
   gen       render one clip locally: --image in.jpg --prompt "镜头缓慢推近" --out out.mp4
   migrate   up | down | status
-  admin     token create | grant | balance | ledger | codes create | ban | unban | refund | audit
+  admin     token create | grant | balance | ledger | codes create | ban | unban | refund | audit | wechat menu
 
 Every flag also reads a PAIMENG_* variable; run "paimeng <command> -h" for them.
 `
