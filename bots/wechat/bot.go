@@ -47,7 +47,7 @@ type Config struct {
 	PublicURL string // web front end base, for /v/<job id> links
 
 	ImageTTL    time.Duration // default 10 min: an image waits this long for its prompt
-	ReplyBudget time.Duration // default 2s: a passive reply never waits longer than this (at most 4s)
+	ReplyBudget time.Duration // default 700ms: a passive reply never waits longer than this (at most 4s)
 
 	// HTTPClient makes every API call and downloads images. Default: a
 	// client with a one-minute timeout.
@@ -62,7 +62,7 @@ const CallbackPath = "/wechat"
 const (
 	defaultAPIURL      = "https://api.weixin.qq.com"
 	defaultImageTTL    = 10 * time.Minute
-	defaultReplyBudget = 2 * time.Second
+	defaultReplyBudget = 700 * time.Millisecond
 	maxReplyBudget     = 4 * time.Second // WeChat gives up on a callback after 5 s
 	maxBody            = 1 << 20         // a callback request body
 	maxClockSkew       = 5 * time.Minute // timestamp window of signed callbacks

@@ -40,7 +40,7 @@ const usage = `paimeng — film a dream from a still image, from inside your cha
 Usage: paimeng <command> [flags]
 
 Commands:
-  dev       everything in one process: SQLite, in-process Redis, worker, web, Telegram
+  dev       everything in one process: SQLite, in-process Redis, worker, web, and the chat front ends whose tokens are set
   serve     front ends and finished events (needs PAIMENG_DATABASE_URL and PAIMENG_REDIS_URL)
   worker    render jobs (needs PAIMENG_REDIS_URL; no database, no chat tokens)
   gen       render one clip locally: --image in.jpg --prompt "镜头缓慢推近" --out out.mp4
