@@ -48,6 +48,9 @@ type Config struct {
 
 	ImageTTL    time.Duration // default 10 min: an image waits this long for its prompt
 	ReplyBudget time.Duration // default 700ms: a passive reply never waits longer than this (at most 4s)
+	// Shrink re-encodes the MP4 at in into out under maxBytes (media.Shrink);
+	// nil sends a link to the web page for videos over 10 MB instead.
+	Shrink func(ctx context.Context, in, out string, maxBytes int64) error
 
 	// HTTPClient makes every API call and downloads images. Default: a
 	// client with a one-minute timeout.
@@ -85,6 +88,7 @@ type Bot struct {
 	appID, secret, token, aesKey string
 	apiURL                       string
 	customerService              bool
+	shrink                       func(ctx context.Context, in, out string, maxBytes int64) error
 	publicURL                    string
 	imageTTL, budget             time.Duration
 	client                       *http.Client
@@ -143,6 +147,7 @@ func newBot(cfg Config, rdb redis.UniversalClient) (*Bot, error) {
 		aesKey:          cfg.AESKey,
 		apiURL:          strings.TrimRight(cfg.APIURL, "/"),
 		customerService: cfg.CustomerService,
+		shrink:          cfg.Shrink,
 		publicURL:       strings.TrimRight(cfg.PublicURL, "/"),
 		imageTTL:        cfg.ImageTTL,
 		budget:          cfg.ReplyBudget,

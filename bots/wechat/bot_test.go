@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +28,7 @@ import (
 	"github.com/paimeng/paimeng/bots/wechat"
 	"github.com/paimeng/paimeng/bots/wechat/wechattest"
 	"github.com/paimeng/paimeng/internal/testenv"
+	"github.com/paimeng/paimeng/media"
 )
 
 const publicURL = "https://paimeng.example"
@@ -654,5 +658,48 @@ func TestPendingResultsSurviveASlowReply(t *testing.T) {
 func TestLibraryLeavesLoggingAlone(t *testing.T) {
 	if lvl := logrus.GetLevel(); lvl != logrus.InfoLevel {
 		t.Fatalf("logrus level %v, want info", lvl)
+	}
+}
+
+// A video over 10 MB is re-encoded under the limit (media.Shrink, real
+// ffmpeg) and sent as a video, not a link.
+func TestLargeVideoReencoded(t *testing.T) {
+	e := newEnv(t, func(c *wechat.Config) {
+		c.Shrink = func(ctx context.Context, in, out string, maxBytes int64) error {
+			return media.Shrink(ctx, media.EncodeOptions{Preset: "ultrafast"}, in, out, maxBytes)
+		}
+	})
+	const reader = "o_big"
+	e.send(e.wx.Image(reader, pngImage(t, 90)), false)
+	e.text(reader, "镜头推近", false)
+
+	big := filepath.Join(t.TempDir(), "big.mp4")
+	gen := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
+		"-i", "testsrc2=s=960x540:r=24,noise=alls=80:allf=t", "-t", "6",
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "20M", "-maxrate", "20M", "-bufsize", "20M", "-pix_fmt", "yuv420p", big)
+	if b, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("making a big video: %v: %s", err, b)
+	}
+	data, err := os.ReadFile(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) <= 10<<20 {
+		t.Fatalf("test video only %d bytes", len(data))
+	}
+	if err := e.svc.Put(context.Background(), "out/j001.mp4", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	j := e.svc.finish("j001", paimeng.JobSucceeded, "out/j001.mp4", "")
+	if err := e.bot.Deliver(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	cms := e.wx.CustomMessages(reader)
+	if len(cms) != 1 || cms[0].MsgType != "video" {
+		t.Fatalf("custom messages %+v", cms)
+	}
+	ups := e.wx.Uploads()
+	if len(ups) != 1 || len(ups[0].Data) > 10<<20 || len(ups[0].Data) < 5<<20 {
+		t.Fatalf("uploads: %d, size %d", len(ups), len(ups[0].Data))
 	}
 }

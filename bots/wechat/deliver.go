@@ -20,8 +20,9 @@ func (b *Bot) Progress(ctx context.Context, job *paimeng.Job, p paimeng.Progress
 
 // Deliver sends a final job's result to its reader once. With
 // CustomerService, a succeeded job's MP4 is uploaded as temporary media
-// and sent as a customer-service video message (a video over 10 MB as a
-// link to its web page; it is not re-encoded), a failed job's error as
+// and sent as a customer-service video message (a video over 10 MB is
+// re-encoded under it with Config.Shrink, or sent as a link to its web
+// page when that is not possible), a failed job's error as
 // text. Outside the 48-hour window, over the 20-message quota, without
 // CustomerService, or when WeChat refuses the message (45015, 45047), the
 // result waits for the reader's next message instead. Canceled jobs send

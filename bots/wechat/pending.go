@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/paimeng/paimeng"
@@ -191,8 +192,8 @@ func title(job *paimeng.Job) string {
 	return p
 }
 
-// tooLargeText is the text for a video over 10 MB (the front end does not
-// re-encode videos to fit; the web page plays them).
+// tooLargeText is the text for a video over 10 MB that could not be
+// re-encoded to fit (Config.Shrink); the web page plays it.
 func tooLargeText(jobID, u string) string {
 	if u == "" {
 		return fmt.Sprintf(videoTooLargeNoURL, jobID)
@@ -211,6 +212,12 @@ func (b *Bot) mediaFor(ctx context.Context, job *paimeng.Job) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if data == nil && b.shrink != nil {
+		if data, err = b.shrunkVideo(ctx, job); err != nil {
+			b.log.Warn("video over 10 MB could not be re-encoded; sending its link", "job_id", job.ID, "err", err)
+			data = nil
+		}
+	}
 	if data == nil {
 		return "", errTooLarge
 	}
@@ -226,6 +233,45 @@ func (b *Bot) mediaFor(ctx context.Context, job *paimeng.Job) (string, error) {
 	}
 	b.log.Info("video uploaded", "job_id", job.ID, "bytes", len(data))
 	return id, nil
+}
+
+// shrunkVideo re-encodes a job's video under WeChat's limit and returns it.
+func (b *Bot) shrunkVideo(ctx context.Context, job *paimeng.Job) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "paimeng-wechat-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	in := b.blobs.Path(job.VideoKey)
+	if in == "" {
+		in = filepath.Join(dir, "in.mp4")
+		rc, err := b.blobs.Open(ctx, job.VideoKey)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Create(in)
+		if err == nil {
+			_, err = io.Copy(f, rc)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := filepath.Join(dir, "out.mp4")
+	// A little under the limit: the multipart envelope counts too.
+	if err := b.shrink(ctx, in, out, maxVideoBytes-64<<10); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	b.log.Info("video re-encoded under 10 MB", "job_id", job.ID, "bytes", len(data))
+	return data, nil
 }
 
 // readVideo reads a finished clip; over limit bytes it returns no data.

@@ -152,7 +152,10 @@ func (a *App) wechatConfig() wechat.Config {
 		APIURL:          a.cfg.WeChatAPIURL,
 		CustomerService: a.cfg.WeChatCustomerService,
 		PublicURL:       a.cfg.PublicURL,
-		Logger:          a.log,
+		Shrink: func(ctx context.Context, in, out string, maxBytes int64) error {
+			return media.Shrink(ctx, media.EncodeOptions{FFmpeg: a.cfg.FFmpeg, Preset: a.cfg.EncoderPreset}, in, out, maxBytes)
+		},
+		Logger: a.log,
 	}
 }
 
