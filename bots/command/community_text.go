@@ -18,6 +18,7 @@ const (
 	KeyDaily           = "daily"            // amount int64, balance int64
 	KeyRedeemed        = "redeemed"         // amount int64, balance int64
 	KeyLinkCode        = "link_code"        // code string, minutes int, expiry string
+	KeyPrivateOnly     = "private_only"     // no args: a code must not be shown or sent in a group
 	KeyLinked          = "linked"           // balance int64
 	KeyUnlinked        = "unlinked"         // balance int64
 	KeyQueueEmpty      = "queue_empty"      // no args
@@ -90,6 +91,9 @@ func communityCatalog(key string) (zh, en string) {
 		return "✅ 签到成功，获得 %d 积分，当前余额 %d。", "✅ Checked in: +%d credits. Your balance: %d."
 	case KeyRedeemed:
 		return "🎁 兑换成功，获得 %d 积分，当前余额 %d。", "🎁 Code redeemed: +%d credits. Your balance: %d."
+	case KeyPrivateOnly:
+		return "为了不让群里的其他人看到你的码，请私聊机器人发送这个命令。",
+			"So that nobody else in the group sees your code, send this command to the bot in a private chat."
 	case KeyLinkCode:
 		return "🔗 关联码：%[1]s\n在另一个平台发送 /link %[1]s，%[2]d 分钟内有效（%[3]s 前）。关联后各平台共用一个积分账户。",
 			"🔗 Link code: %[1]s\nOn your other platform send /link %[1]s within %[2]d minutes (before %[3]s). Linked platforms share one credit balance."

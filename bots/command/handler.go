@@ -622,6 +622,19 @@ func (h *Handler) grant(ctx context.Context, actor paimeng.Identity, lang paimen
 	return Message(lang, KeyGrantDone, target.String(), amount, acc.Balance)
 }
 
+// PrivateOnly reports whether cmd shows or spends a secret code (a link
+// code being issued, a redemption code) and so must not run where other
+// members read along; front ends answer KeyPrivateOnly in groups instead.
+func PrivateOnly(cmd Command) bool {
+	switch cmd.Name {
+	case Link:
+		return strings.TrimSpace(cmd.Args) == ""
+	case Redeem:
+		return true
+	}
+	return false
+}
+
 // likePrefix starts the data of like buttons.
 const likePrefix = "like:"
 

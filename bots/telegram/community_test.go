@@ -125,6 +125,17 @@ func TestCommandsInGroups(t *testing.T) {
 	if b := e.balance(en); b != 115 {
 		t.Errorf("balance %d after one check-in", b)
 	}
+	// Codes stay out of groups: issuing a link code or redeeming one there
+	// is refused with a pointer to the private chat.
+	privateOnly := command.Message(paimeng.LangEN, command.KeyPrivateOnly)
+	for _, text := range []string{"/link", "/redeem GIFT50", "/link@PaimengBot"} {
+		if got := e.ask(en, group(), text); got != privateOnly {
+			t.Errorf("group %s = %q, want the private-only answer", text, got)
+		}
+	}
+	if got := e.ask(en, nil, "/link"); got == privateOnly || !strings.Contains(got, "/link ") {
+		t.Errorf("private /link = %q, want a code", got)
+	}
 	// Addressed to this bot, or in private, an unknown command gets help.
 	help := command.Message(paimeng.LangEN, command.KeyHelp)
 	if got := e.ask(en, group(), "/frobnicate@PaimengBot"); got != help {

@@ -80,6 +80,12 @@ func (b *Bot) handleMessage(ctx context.Context, m *tgbotapi.Message) {
 		case command.Gen:
 			b.gen(ctx, log, m, cmd, perr, lang)
 		default:
+			if !private && command.PrivateOnly(cmd) {
+				// A link code shown in a group could be claimed by anyone
+				// there, joining them to this member's wallet.
+				b.answer(ctx, log, m, command.Message(lang, command.KeyPrivateOnly))
+				return
+			}
 			// Known commands are answered anywhere; unknown ones only in
 			// private chats or when addressed to this bot, so a group's
 			// other bots keep their commands.

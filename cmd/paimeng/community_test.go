@@ -39,10 +39,15 @@ func TestDevCommunityAcrossPlatforms(t *testing.T) {
 	meiID := paimeng.Identity{Platform: paimeng.PlatformTelegram, UserID: "5151"}
 	webID := paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: "mei-web"}
 
-	// say sends text to the group and returns the bot's reply to it.
+	// say sends text to the group (codes privately) and returns the bot's
+	// reply to it.
 	say := func(from *tgbotapi.User, text string) string {
 		t.Helper()
-		m := tg.PushMessage(tgbotapi.Message{From: from, Chat: group, Text: text})
+		chat := group
+		if strings.HasPrefix(text, "/redeem") {
+			chat = nil // a private chat with the bot
+		}
+		m := tg.PushMessage(tgbotapi.Message{From: from, Chat: chat, Text: text})
 		var reply string
 		tg.WaitFor(t, func() bool {
 			for _, s := range tg.Sent("sendMessage") {
