@@ -128,10 +128,9 @@ func (b *Bot) Deliver(ctx context.Context, job *paimeng.Job) error {
 		b.mu.Unlock()
 	}
 	if st.StatusID != 0 {
+		// Best effort: the result is out, and a retry (perhaps on another
+		// replica, which does not know that) must not send it again.
 		if err := b.edit(ctx, st.ChatID, st.StatusID, statusText(lang, job)); err != nil {
-			if !permanent(err) {
-				return fmt.Errorf("telegram: deliver job %s: %w", job.ID, err)
-			}
 			log.Warn("status edit failed", "err", err)
 		}
 	}
