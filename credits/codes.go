@@ -166,7 +166,10 @@ func (s *Store) Redeem(ctx context.Context, id paimeng.Identity, code string) (*
 		return nil, paimeng.Errorf(paimeng.ECodeInvalid, "%q is not a redemption code", code)
 	}
 	var claim paimeng.Claim
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	// retryTx: a link may merge the account away while this waits for its
+	// row; liveCredit then refuses it and the claim runs again on the
+	// account that survived.
+	err := s.retryTx(ctx, func(tx *gorm.DB) error {
 		acct, err := s.ensureAccount(tx, id)
 		if err != nil {
 			return err
@@ -184,7 +187,7 @@ RETURNING credits`, acct.ID, id.String(), t, c, t).Scan(&credits).Error
 		if len(credits) == 0 {
 			return redeemRefusal(tx, c, t)
 		}
-		bal, ok, err := addBalance(tx, acct.ID, credits[0])
+		bal, ok, err := liveCredit(tx, acct.ID, credits[0])
 		if err != nil {
 			return err
 		}

@@ -79,6 +79,13 @@ func (s *Store) CreateJob(ctx context.Context, job *paimeng.Job, idemKey string)
 			return duplicateOr(tx, idemKey, paimeng.Errorf(paimeng.EInsufficient,
 				"account %d has %d credits, job costs %d", acct.ID, bal, j.Price))
 		}
+		// A ban committed while this waited for the row lock: read again
+		// under the lock, so a ban never misses a job being submitted.
+		if locked, err := accountByID(tx, acct.ID); err != nil {
+			return err
+		} else if locked.BannedAt != nil {
+			return paimeng.Errorf(paimeng.EBanned, "account %d is banned: %s", acct.ID, locked.BanReason)
+		}
 
 		t := now()
 		hold := holdRow{

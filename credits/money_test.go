@@ -1037,3 +1037,76 @@ func TestRefundJobOnce(t *testing.T) {
 		mustAudit(t, s)
 	})
 }
+
+// A code redeemed while the member's account is being merged away pays
+// the account that survives, never the empty one left behind.
+func TestRedeemRacingLink(t *testing.T) {
+	credittest.ForEachDB(t, credits.Options{}, func(t *testing.T, s *credits.Store) {
+		ctx := context.Background()
+		const rounds = 25
+		for i := range rounds {
+			x, y := payer(2000+2*i), payer(2001+2*i)
+			mustGrant(t, s, x, 10)
+			mustGrant(t, s, y, 10)
+			codes, err := s.CreateCodes(ctx, 100, 1, nil, "race", "admin:root")
+			if err != nil {
+				t.Fatal(err)
+			}
+			link := mustLinkCode(t, s, y)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if _, err := s.Redeem(ctx, x, codes[0]); err != nil {
+					t.Errorf("redeem: %v", err)
+				}
+			})
+			wg.Go(func() {
+				if _, err := s.Link(ctx, x, link); err != nil {
+					t.Errorf("link: %v", err)
+				}
+			})
+			wg.Wait()
+			if a := mustAccount(t, s, x); a.Balance != 120 {
+				t.Fatalf("round %d: joined balance %d, want 10 + 10 + 100", i, a.Balance)
+			}
+		}
+		mustAudit(t, s)
+	})
+}
+
+// A submit racing a ban either lands before it (and the ban's sweep sees
+// the job) or is refused: never a job from a banned member left waiting.
+func TestSubmitRacingBan(t *testing.T) {
+	credittest.ForEachDB(t, credits.Options{}, func(t *testing.T, s *credits.Store) {
+		ctx := context.Background()
+		for i := range 25 {
+			who := payer(3000 + i)
+			mustGrant(t, s, who, 50)
+			var (
+				wg      sync.WaitGroup
+				created bool
+				jobErr  error
+				swept   []paimeng.QueuedJob
+			)
+			wg.Go(func() { _, created, jobErr = s.CreateJob(ctx, newJob(who, 10), fmt.Sprint("ban-race-", i)) })
+			wg.Go(func() {
+				if err := s.Ban(ctx, who, "spam", "admin:root"); err != nil {
+					t.Errorf("ban: %v", err)
+					return
+				}
+				// What the ban's sweep sees right after the ban returns.
+				var err error
+				if swept, err = s.ActiveJobs(ctx, who); err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Wait()
+			if jobErr != nil && paimeng.ErrorCode(jobErr) != paimeng.EBanned {
+				t.Fatalf("round %d: submit: %v", i, jobErr)
+			}
+			if created && len(swept) != 1 {
+				t.Fatalf("round %d: a job was created that the ban's sweep did not see", i)
+			}
+		}
+		mustAudit(t, s)
+	})
+}
