@@ -75,13 +75,21 @@ func (s *Store) NextDispatchBatch(ctx context.Context, lane paimeng.Lane, maxRun
 		full      []int64 // accounts found at their limit during this call
 		conflicts int
 	)
+	// Jobs claimed already are returned even when a later step fails: they
+	// are marked dispatched and must reach the queue.
+	fail := func(err error) ([]*paimeng.Job, error) {
+		if len(out) > 0 {
+			return out, nil
+		}
+		return nil, wrap("next dispatch", err)
+	}
 	for len(out) < n {
 		if err := ctx.Err(); err != nil {
-			return nil, wrap("next dispatch", err)
+			return fail(err)
 		}
 		cands, err := dispatchCandidates(db, lane, maxRunning, full, n-len(out))
 		if err != nil {
-			return nil, wrap("next dispatch", err)
+			return fail(err)
 		}
 		if len(cands) == 0 {
 			break
@@ -97,7 +105,7 @@ func (s *Store) NextDispatchBatch(ctx context.Context, lane paimeng.Lane, maxRun
 				// A PostgreSQL deadlock with a concurrent link; look again.
 				conflicts++
 			case err != nil:
-				return nil, wrap("next dispatch", err)
+				return fail(err)
 			default:
 				out = append(out, job)
 			}

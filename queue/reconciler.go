@@ -119,9 +119,12 @@ func (r *Reconciler) Once(ctx context.Context, now time.Time) (Report, error) {
 		return rep, fmt.Errorf("queue: reconcile: %w", err)
 	}
 	for _, j := range undelivered {
-		// Only when no finished event is pending or retrying for it.
-		if _, err := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); err == nil {
-			continue
+		// Only when no finished event is pending or retrying for it; one
+		// that gave up (archived) no longer stands in the way.
+		if info, err := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); err == nil {
+			if info.State != asynq.TaskStateArchived {
+				continue
+			}
 		} else if !notFound(err) {
 			return rep, fmt.Errorf("queue: reconcile: %w", err)
 		}
@@ -135,6 +138,16 @@ func (r *Reconciler) Once(ctx context.Context, now time.Time) (Report, error) {
 }
 
 func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, rep *Report) error {
+	// The lists were read a moment ago: a job canceled or finished since
+	// then must not be enqueued again.
+	fresh, err := r.cfg.Store.Job(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	if fresh.Status.Final() {
+		return nil
+	}
+	j = fresh
 	log := r.log.With("job_id", j.ID, "user", j.Identity.String(), "platform", string(j.Identity.Platform))
 	if now.Sub(j.CreatedAt) > r.cfg.Deadline {
 		log.Warn("job never finished; releasing its hold", "age", now.Sub(j.CreatedAt).Round(time.Second))
@@ -174,7 +187,11 @@ func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, r
 		rep.Requeued++
 		return enqueueGen(ctx, r.cfg.Client, j, r.cfg.Task)
 	case info.State == asynq.TaskStateArchived:
-		// The worker gave up without reporting (crash in the failure path).
+		// The worker gave up without reporting (crash in the failure path),
+		// unless its outcome is still on its way.
+		if _, ferr := r.cfg.Inspector.GetTaskInfo(QueueEvents, finishedTaskID(j.ID)); ferr == nil {
+			return nil
+		}
 		rep.Expired++
 		return r.cfg.Finisher.Finish(ctx, paimeng.Outcome{JobID: j.ID, ErrorCode: paimeng.EEngineFailed, ErrorDetail: trim("archived: "+info.LastErr, 500)})
 	case info.State == asynq.TaskStateCompleted:
