@@ -106,6 +106,15 @@ func (c *Community) MemberJobs(ctx context.Context, id paimeng.Identity) ([]paim
 // and the Dispatcher woken, since a slot is free. A failed delivery is
 // left to the Reconciler, which redelivers final jobs.
 func (c *Community) Cancel(ctx context.Context, id paimeng.Identity, jobID string) (*paimeng.Job, error) {
+	// A worker may have taken the task before its first progress event
+	// marks the job running: then it is too late to cancel.
+	if c.cfg.Inspector != nil {
+		for _, q := range []string{QueueFast, QueueRelax, QueueGen} {
+			if info, err := c.cfg.Inspector.GetTaskInfo(q, jobID); err == nil && info.State == asynq.TaskStateActive {
+				return nil, paimeng.Errorf(paimeng.ENotCancelable, "job %s is being rendered", jobID)
+			}
+		}
+	}
 	j, err := c.cfg.Store.CancelQueued(ctx, id, jobID)
 	if err != nil {
 		return nil, err

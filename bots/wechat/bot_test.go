@@ -42,7 +42,9 @@ type env struct {
 	rdb      *redis.Client
 	bot      *wechat.Bot
 	cfg      wechat.Config
-	endpoint string
+	endpoint string // the bot in safe mode (EncodingAESKey set)
+	plain    string // a replica of it in plain mode, for plain messages
+	plainBot *wechat.Bot
 }
 
 func newEnv(t *testing.T, tweak func(*wechat.Config)) *env {
@@ -71,7 +73,30 @@ func newEnv(t *testing.T, tweak func(*wechat.Config)) *env {
 	srv := httptest.NewServer(e.bot.Handler())
 	t.Cleanup(srv.Close)
 	e.endpoint = srv.URL + wechat.CallbackPath
+	// An account runs in one mode; plain messages go to a plain replica on
+	// the same Redis and services (the safe one refuses them).
+	plainCfg := e.cfg
+	plainCfg.AESKey = ""
+	pb, err := wechat.New(plainCfg, e.rdb, e.svc, e.svc, e.svc, newHandler(e.svc), e.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pb.Wait(context.Background()) })
+	psrv := httptest.NewServer(pb.Handler())
+	t.Cleanup(psrv.Close)
+	e.plain = psrv.URL + wechat.CallbackPath
+	e.plainBot = pb
 	return e
+}
+
+// wait waits for the background work of both replicas.
+func (e *env) wait() {
+	e.t.Helper()
+	for _, b := range []*wechat.Bot{e.bot, e.plainBot} {
+		if err := b.Wait(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 }
 
 // newBot is another replica on the same Redis and services.
@@ -87,7 +112,11 @@ func (e *env) newBot() *wechat.Bot {
 
 func (e *env) send(m wechattest.Msg, safe bool) wechattest.Reply {
 	e.t.Helper()
-	r := e.wx.Deliver(e.t, e.endpoint, m, safe)
+	endpoint := e.plain
+	if safe {
+		endpoint = e.endpoint
+	}
+	r := e.wx.Deliver(e.t, endpoint, m, safe)
 	if r.Status != http.StatusOK {
 		e.t.Fatalf("status %d for %s, body %q", r.Status, m.XML, r.Raw)
 	}
@@ -262,7 +291,7 @@ func TestReplayedMessageMakesOneJob(t *testing.T) {
 	other := e.newBot()
 	srv := httptest.NewServer(other.Handler())
 	defer srv.Close()
-	r = e.wx.Deliver(t, srv.URL+wechat.CallbackPath, m, false)
+	r = e.wx.Deliver(t, srv.URL+wechat.CallbackPath, m, true)
 	if r.Status != http.StatusOK {
 		t.Fatalf("status %d", r.Status)
 	}
@@ -311,6 +340,9 @@ func TestForgedCallbacksAreRefused(t *testing.T) {
 		"tampered ciphertext": {Safe: true, Tamper: true},
 		"tampered unsigned":   {Safe: true, TamperUnsigned: true},
 		"bad msg_signature":   {Safe: true, BadMsgSignature: true},
+		// Correctly signed query, plain body: the query signature does not
+		// cover the body, so a safe-mode account refuses plain messages.
+		"plain to safe mode": {},
 	}
 	for name, opt := range cases {
 		r := e.wx.DeliverWith(t, e.endpoint, e.wx.Text(reader, "镜头推近"), opt)
@@ -644,7 +676,7 @@ func TestPendingResultsSurviveASlowReply(t *testing.T) {
 	e.svc.setDelay(time.Second)
 	r := e.text(reader, "余额", false)
 	contains(t, "interim", r.Content, "稍后给我发任意一条消息")
-	e.bot.Wait(context.Background())
+	e.wait()
 	e.svc.setDelay(0)
 	r = e.text(reader, "结果", false)
 	if r.MsgType != "video" || r.MediaID == "" {

@@ -109,6 +109,15 @@ func (b *Bot) serveMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	safe := q.Get("encrypt_type") == "aes"
+	if !safe && b.aesKey != "" {
+		// With a key configured WeChat always encrypts (safe and
+		// compatible modes both send encrypt_type=aes); a plain body could
+		// only come from someone replaying a leaked query signature, which
+		// does not cover the body.
+		b.log.Info("callback refused: plain message while safe mode is configured", "remote", r.RemoteAddr)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	if safe {
 		if b.aesKey == "" {
 			b.log.Warn("callback refused: safe mode without an EncodingAESKey configured")

@@ -210,6 +210,8 @@ func (a *App) openFrontend(ctx context.Context) error {
 		Engines:   engines,
 		Admins:    a.cfg.AdminIDs,
 		PublicURL: a.cfg.PublicURL,
+		Location:  a.cfg.Location,
+		Logger:    a.log,
 	})
 	a.Web = web.New(web.Config{
 		Playground: a.roles.Playground,
@@ -421,7 +423,10 @@ func (a *App) Run(ctx context.Context) error {
 			defer c()
 			err := a.httpSrv.Shutdown(sctx)
 			if a.WeChat != nil {
-				if werr := a.WeChat.Wait(sctx); werr != nil {
+				// Messages already answered may still be submitting.
+				wctx, wc := context.WithTimeout(context.Background(), time.Minute)
+				defer wc()
+				if werr := a.WeChat.Wait(wctx); werr != nil {
 					a.log.Warn("shutdown", "err", werr)
 				}
 			}
