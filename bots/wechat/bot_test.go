@@ -427,8 +427,9 @@ func TestPendingDeliveryOnNextMessage(t *testing.T) {
 	}
 
 	e.finish(e.bot, "j001", 4096, "")
-	if len(e.wx.Uploads()) != 0 || len(e.wx.CustomMessages(reader)) != 0 {
-		t.Fatal("sent something without customer service")
+	// Uploaded ahead (so the reply need not), but nothing sent.
+	if len(e.wx.Uploads()) != 1 || len(e.wx.CustomMessages(reader)) != 0 {
+		t.Fatalf("%d uploads, %d messages without customer service", len(e.wx.Uploads()), len(e.wx.CustomMessages(reader)))
 	}
 	r = e.text(reader, "结果", false)
 	ups := e.wx.Uploads()
@@ -655,7 +656,17 @@ func TestPendingVideoLinkWhenUploadIsSlow(t *testing.T) {
 	const reader = "o_slowupload"
 	e.send(e.wx.Image(reader, pngImage(t, 5)), false)
 	e.text(reader, "镜头推近", false)
-	e.finish(e.bot, "j001", 3000, "")
+	// The upload ahead of time does not finish before the delivery gives
+	// up on it; the reply cannot upload in its budget either.
+	if err := e.svc.Put(context.Background(), "out/j001.mp4", bytes.NewReader(fakeMP4(3000))); err != nil {
+		t.Fatal(err)
+	}
+	j := e.svc.finish("j001", paimeng.JobSucceeded, "out/j001.mp4", "")
+	dctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := e.bot.Deliver(dctx, j); err != nil {
+		t.Fatal(err)
+	}
 	r := e.text(reader, "结果", true)
 	if r.MsgType != "text" || r.Elapsed >= time.Second {
 		t.Fatalf("reply after %v: %q", r.Elapsed, r.Raw)

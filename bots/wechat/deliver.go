@@ -18,6 +18,10 @@ import (
 // message would spend the reader's customer-service quota.
 func (b *Bot) Progress(ctx context.Context, job *paimeng.Job, p paimeng.Progress) error { return nil }
 
+// preUploadTimeout bounds the upload ahead of a next-message delivery
+// when the caller's context has no deadline.
+const preUploadTimeout = 2 * time.Minute
+
 // Deliver sends a final job's result to its reader once. With
 // CustomerService, a succeeded job's MP4 is uploaded as temporary media
 // and sent as a customer-service video message (a video over 10 MB is
@@ -72,6 +76,22 @@ func (b *Bot) Deliver(ctx context.Context, job *paimeng.Job) error {
 			log.Info("delivered", "status", string(job.Status), "code", job.ErrorCode, "via", "customer_service")
 			return nil
 		}
+	}
+	if job.Status == paimeng.JobSucceeded {
+		// Upload (and re-encode) now, with time to spare: the passive reply
+		// to the next message has well under a second and only reads the
+		// media id kept here.
+		// It may take at most half of what is left, so that keeping the
+		// result never fails for lack of time.
+		uctx, cancel := context.WithTimeout(ctx, preUploadTimeout)
+		if dl, ok := ctx.Deadline(); ok {
+			cancel()
+			uctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		}
+		if _, err := b.mediaFor(uctx, job); err != nil && !errors.Is(err, errTooLarge) {
+			log.Warn("video not uploaded ahead; the next message will try", "err", err)
+		}
+		cancel()
 	}
 	if err := b.pushPending(ctx, openID, false, pendingEntry{Job: job.ID}); err != nil {
 		undo()
