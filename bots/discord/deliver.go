@@ -167,11 +167,15 @@ func (b *Bot) result(ctx context.Context, log *slog.Logger, job *paimeng.Job, st
 	case paimeng.JobFailed:
 		return &result{content: command.CodeText(lang, job.ErrorCode)}, nil
 	}
+	// The balance is personal: shown in direct messages only, as /balance
+	// answers privately in a server.
 	balance := int64(-1)
-	if acc, err := b.community.Account(ctx, job.Identity); err == nil {
-		balance = acc.Balance
-	} else {
-		log.Warn("balance unknown for caption", "err", err)
+	if st.GuildID == "" {
+		if acc, err := b.community.Account(ctx, job.Identity); err == nil {
+			balance = acc.Balance
+		} else {
+			log.Warn("balance unknown for caption", "err", err)
+		}
 	}
 	caption := command.DoneCaption(lang, job.Prompt, job.Seed, balance)
 	r := &result{content: caption, components: resultButtons(lang, job.ID), noFile: caption + "\n" + b.videoLink(lang, job.ID)}

@@ -139,11 +139,15 @@ func (b *Bot) Deliver(ctx context.Context, job *paimeng.Job) error {
 }
 
 func (b *Bot) sendResult(ctx context.Context, job *paimeng.Job, st replyState, lang paimeng.Lang) error {
+	// The balance is personal: shown in private chats only (group chat
+	// ids are negative).
 	balance := int64(-1)
-	if acc, err := b.community.Account(ctx, job.Identity); err == nil {
-		balance = acc.Balance
-	} else {
-		b.log.Warn("balance unknown for caption", "job_id", job.ID, "user", job.Identity.String(), "err", err)
+	if st.ChatID > 0 {
+		if acc, err := b.community.Account(ctx, job.Identity); err == nil {
+			balance = acc.Balance
+		} else {
+			b.log.Warn("balance unknown for caption", "job_id", job.ID, "user", job.Identity.String(), "err", err)
+		}
 	}
 	v, err := b.openVideo(ctx, job.VideoKey)
 	if err != nil {
