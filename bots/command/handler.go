@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -386,6 +387,10 @@ func jobArg(args []string) (string, bool) {
 	return s, validJobID(s)
 }
 
+// ValidJobID reports whether s can be a job id (letters, digits, '-' and
+// '_', at most 64), so front ends can refuse button data without a lookup.
+func ValidJobID(s string) bool { return validJobID(s) }
+
 func validJobID(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
@@ -633,6 +638,47 @@ func PrivateOnly(cmd Command) bool {
 		return true
 	}
 	return false
+}
+
+// IsImageFile reports whether an attachment a member sent is a JPEG, PNG
+// or WebP picture: by its content type, or by its name when the type is
+// missing or generic.
+func IsImageFile(contentType, name string) bool {
+	ct := strings.ToLower(strings.TrimSpace(contentType))
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	switch ct {
+	case "image/jpeg", "image/jpg", "image/png", "image/webp":
+		return true
+	case "", "application/octet-stream":
+		switch strings.ToLower(path.Ext(name)) {
+		case ".jpg", ".jpeg", ".png", ".webp":
+			return true
+		}
+	}
+	return false
+}
+
+// LikeText is the answer to a like of video jobID, by button or /like:
+// added or already liked with the count, or why it was refused.
+func LikeText(lang paimeng.Lang, jobID string, added bool, likes int64, err error) string {
+	if err == nil {
+		if added {
+			return Message(lang, KeyLiked, jobID, likes)
+		}
+		return Message(lang, KeyLikedBefore, jobID, likes)
+	}
+	switch code := paimeng.ErrorCode(err); code {
+	case paimeng.EForbidden:
+		return Message(lang, KeyLikeOwn)
+	case paimeng.ENOTFOUND:
+		return Message(lang, KeyNoSuchJob, jobID)
+	case paimeng.EINTERNAL:
+		return Message(lang, KeyTryLater)
+	default:
+		return CodeText(lang, code)
+	}
 }
 
 // likePrefix starts the data of like buttons.

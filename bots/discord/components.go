@@ -36,19 +36,6 @@ func resultButtons(lang paimeng.Lang, jobID string) []discordgo.MessageComponent
 	}}}
 }
 
-func validJobID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // routeComponent answers a button click. Like is acknowledged with an
 // ephemeral deferral; Rerun and New seed with a public one whose message
 // becomes the new job's, unless the clicked message shows that the clicker
@@ -68,7 +55,7 @@ func (b *Bot) routeComponent(ev *event, data discordgo.MessageComponentInteracti
 	if !rerun {
 		jobID, newSeed = strings.CutPrefix(data.CustomID, seedPrefix)
 	}
-	if (!rerun && !newSeed) || !validJobID(jobID) {
+	if (!rerun && !newSeed) || !command.ValidJobID(jobID) {
 		b.log.Info("unknown button", "user", m.id.String(), "custom_id", data.CustomID)
 		return ephemeralText(text(m.lang, keyButtonExpired)), nil
 	}
@@ -201,32 +188,12 @@ func (b *Bot) like(ctx context.Context, ev *event, m member, jobID string) {
 	default:
 		log.Info("liked", "added", added, "likes", likes)
 	}
-	b.answer(ctx, log, st, likeAnswer(m.lang, jobID, added, likes, err))
+	b.answer(ctx, log, st, command.LikeText(m.lang, jobID, added, likes, err))
 }
 
 // answer edits the interaction's response to text, logging failures.
 func (b *Bot) answer(ctx context.Context, log *slog.Logger, st replyState, s string) {
 	if err := b.editText(ctx, st, s); err != nil {
 		log.Error("answering failed", "err", err)
-	}
-}
-
-// likeAnswer is the answer to a like button click.
-func likeAnswer(lang paimeng.Lang, jobID string, added bool, likes int64, err error) string {
-	if err == nil {
-		if added {
-			return command.Message(lang, command.KeyLiked, jobID, likes)
-		}
-		return command.Message(lang, command.KeyLikedBefore, jobID, likes)
-	}
-	switch code := paimeng.ErrorCode(err); code {
-	case paimeng.EForbidden:
-		return command.Message(lang, command.KeyLikeOwn)
-	case paimeng.ENOTFOUND:
-		return command.Message(lang, command.KeyNoSuchJob, jobID)
-	case paimeng.EINTERNAL:
-		return command.Message(lang, command.KeyTryLater)
-	default:
-		return command.CodeText(lang, code)
 	}
 }

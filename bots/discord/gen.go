@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
 	"strings"
 	"time"
 
@@ -134,20 +133,7 @@ func attachmentOf(data discordgo.ApplicationCommandInteractionData, opts map[str
 // imageAttachment reports whether an attachment says it is a JPEG, PNG or
 // WebP picture (by content type, or by name when the type is missing).
 func imageAttachment(a *discordgo.MessageAttachment) bool {
-	ct := strings.ToLower(strings.TrimSpace(a.ContentType))
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = strings.TrimSpace(ct[:i])
-	}
-	switch ct {
-	case "image/jpeg", "image/jpg", "image/png", "image/webp":
-		return true
-	case "", "application/octet-stream":
-		switch strings.ToLower(path.Ext(a.Filename)) {
-		case ".jpg", ".jpeg", ".png", ".webp":
-			return true
-		}
-	}
-	return false
+	return command.IsImageFile(a.ContentType, a.Filename)
 }
 
 // download fetches an attachment from Discord's CDN, refusing anything

@@ -46,7 +46,7 @@ func (b *Bot) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery) {
 	default:
 		log.Info("liked", "added", added, "likes", likes)
 	}
-	b.answerQuery(ctx, log, q.ID, likeAnswer(lang, jobID, added, likes, err))
+	b.answerQuery(ctx, log, q.ID, command.LikeText(lang, jobID, added, likes, err))
 }
 
 // answerQuery answers a callback query with a short notice (none when text
@@ -59,25 +59,5 @@ func (b *Bot) answerQuery(ctx context.Context, log *slog.Logger, queryID, text s
 	})
 	if err != nil {
 		log.Warn("answerCallbackQuery failed", "err", err)
-	}
-}
-
-// likeAnswer is the notice a like button press gets.
-func likeAnswer(lang paimeng.Lang, jobID string, added bool, likes int64, err error) string {
-	if err == nil {
-		if added {
-			return command.Message(lang, command.KeyLiked, jobID, likes)
-		}
-		return command.Message(lang, command.KeyLikedBefore, jobID, likes)
-	}
-	switch code := paimeng.ErrorCode(err); code {
-	case paimeng.EForbidden:
-		return command.Message(lang, command.KeyLikeOwn)
-	case paimeng.ENOTFOUND:
-		return command.Message(lang, command.KeyNoSuchJob, jobID)
-	case paimeng.EINTERNAL:
-		return command.Message(lang, command.KeyTryLater)
-	default:
-		return command.CodeText(lang, code)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -211,16 +210,7 @@ func imageOf(m *tgbotapi.Message) (*imageRef, string) {
 }
 
 func imageDocument(d *tgbotapi.Document) bool {
-	switch strings.ToLower(d.MimeType) {
-	case "image/jpeg", "image/jpg", "image/png", "image/webp":
-		return true
-	case "", "application/octet-stream":
-		switch strings.ToLower(path.Ext(d.FileName)) {
-		case ".jpg", ".jpeg", ".png", ".webp":
-			return true
-		}
-	}
-	return false
+	return command.IsImageFile(d.MimeType, d.FileName)
 }
 
 // gen turns a /gen message into a job and acknowledges it once.
