@@ -197,7 +197,7 @@ func (e *env) job(id string) *paimeng.Job {
 func (e *env) succeed(id string, video []byte) *paimeng.Job {
 	key := "out/" + id + ".mp4"
 	e.svc.Put(context.Background(), key, bytes.NewReader(video))
-	return e.svc.finish(id, paimeng.JobSucceeded, key, "")
+	return e.svc.Finish(id, paimeng.JobSucceeded, key, "")
 }
 
 // gen posts a /gen and waits for its acknowledgement.
@@ -212,11 +212,11 @@ func (e *env) gen(a discordtest.GenArgs) (*discordgo.Interaction, *paimeng.Job) 
 	if a.ChannelID == "" {
 		a.ChannelID = channelID
 	}
-	n := e.svc.jobCount()
+	n := e.svc.JobCount()
 	raw, in := e.srv.GenInteraction(a)
 	e.post(raw, in)
-	e.srv.WaitFor(e.t, func() bool { return e.svc.jobCount() > n }, "job submitted")
-	j := e.job(e.svc.lastJobID())
+	e.srv.WaitFor(e.t, func() bool { return e.svc.JobCount() > n }, "job submitted")
+	j := e.job(e.svc.LastJobID())
 	lang := paimeng.LangFromCode(a.User.Locale)
 	e.originalText(in, command.QueuedPriceText(lang, j.ID, 1, j.Price))
 	return in, j
@@ -244,10 +244,7 @@ func TestPing(t *testing.T) {
 func TestGenAcknowledgesBeforeSubmitting(t *testing.T) {
 	e := newEnv(t)
 	gate := make(chan struct{})
-	e.svc.mu.Lock()
-	e.svc.gate, e.svc.entered = gate, make(chan struct{}, 1)
-	entered := e.svc.entered
-	e.svc.mu.Unlock()
+	entered := e.svc.Gate(gate)
 
 	img := pngImage()
 	raw, in := e.srv.GenInteraction(discordtest.GenArgs{
@@ -269,13 +266,13 @@ func TestGenAcknowledgesBeforeSubmitting(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Submit never called")
 	}
-	if m, ok := e.srv.Original(in.Token); !ok || m.Content != "" || len(e.svc.submits()) != 0 {
+	if m, ok := e.srv.Original(in.Token); !ok || m.Content != "" || len(e.svc.Submits()) != 0 {
 		t.Fatalf("response %+v before Submit returned", m)
 	}
 	close(gate)
 
-	e.srv.WaitFor(t, func() bool { return len(e.svc.submits()) == 1 }, "submit")
-	r := e.svc.submits()[0]
+	e.srv.WaitFor(t, func() bool { return len(e.svc.Submits()) == 1 }, "submit")
+	r := e.svc.Submits()[0]
 	if r.Identity != identity(zhMember) || r.DisplayName != "派蒙" || r.Lang != paimeng.LangZH {
 		t.Errorf("identity %v name %q lang %q", r.Identity, r.DisplayName, r.Lang)
 	}
@@ -362,8 +359,8 @@ func TestRefusedRequests(t *testing.T) {
 	if resp := e.srv.PostSigned(t, url, raw, sig, ts); resp.StatusCode != 200 {
 		t.Fatalf("valid request: %d", resp.StatusCode)
 	}
-	e.srv.WaitFor(t, func() bool { return len(e.svc.submits()) == 1 }, "valid request submitted")
-	if n := len(e.svc.submits()); n != 1 {
+	e.srv.WaitFor(t, func() bool { return len(e.svc.Submits()) == 1 }, "valid request submitted")
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Errorf("%d submits", n)
 	}
 	if bal, _ := e.svc.Account(context.Background(), identity(zhMember)); bal.Balance != 100-e.job("j001").Price {
@@ -379,11 +376,11 @@ func TestDuplicateInteraction(t *testing.T) {
 	if a1.Type != 5 || a2.Type != 5 {
 		t.Errorf("answers %+v %+v", a1, a2)
 	}
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 1 }, "job")
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 1 }, "job")
 	j := e.job("j001")
 	e.originalText(in, command.QueuedPriceText(paimeng.LangEN, "j001", 1, j.Price))
 	time.Sleep(200 * time.Millisecond)
-	if s := e.svc.submits(); len(s) != 1 || s[0].IdempotencyKey != "discord:"+in.ID {
+	if s := e.svc.Submits(); len(s) != 1 || s[0].IdempotencyKey != "discord:"+in.ID {
 		t.Errorf("submits %+v", s)
 	}
 	if n := e.srv.Callbacks(in.ID); n != 1 {
@@ -392,9 +389,9 @@ func TestDuplicateInteraction(t *testing.T) {
 	// Another process receiving it again submits with the same key: one job.
 	_, app2 := e.start()
 	e.postTo(app2, raw, in)
-	e.srv.WaitFor(t, func() bool { return len(e.svc.submits()) == 2 }, "second process submits")
-	if s := e.svc.submits(); s[1].IdempotencyKey != s[0].IdempotencyKey || e.svc.jobCount() != 1 {
-		t.Errorf("second process: keys %q %q, %d jobs", s[0].IdempotencyKey, s[1].IdempotencyKey, e.svc.jobCount())
+	e.srv.WaitFor(t, func() bool { return len(e.svc.Submits()) == 2 }, "second process submits")
+	if s := e.svc.Submits(); s[1].IdempotencyKey != s[0].IdempotencyKey || e.svc.JobCount() != 1 {
+		t.Errorf("second process: keys %q %q, %d jobs", s[0].IdempotencyKey, s[1].IdempotencyKey, e.svc.JobCount())
 	}
 }
 
@@ -445,7 +442,7 @@ func TestDeliverNearTokenExpiry(t *testing.T) {
 	e := newEnv(t, func(c *discord.Config) { c.TokenTTL = 2 * time.Second })
 	in, j := e.gen(discordtest.GenArgs{User: enMember})
 	time.Sleep(time.Second + 100*time.Millisecond) // past TokenTTL less the margin
-	e.deliver(e.svc.finish(j.ID, paimeng.JobFailed, "", paimeng.EEngineFailed))
+	e.deliver(e.svc.Finish(j.ID, paimeng.JobFailed, "", paimeng.EEngineFailed))
 	msgs := e.srv.ChannelMessages(channelID)
 	if len(msgs) != 1 || msgs[0].Content != "<@"+enMember.ID+"> "+command.CodeText(paimeng.LangEN, paimeng.EEngineFailed) || len(msgs[0].CustomIDs) != 0 {
 		t.Fatalf("channel messages %+v", msgs)
@@ -502,10 +499,8 @@ func TestDeliverFromLocalFile(t *testing.T) {
 	if err := os.WriteFile(path, mp4(1234), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.svc.mu.Lock()
-	e.svc.paths["disk/v.mp4"] = path
-	e.svc.mu.Unlock()
-	e.deliver(e.svc.finish(j.ID, paimeng.JobSucceeded, "disk/v.mp4", ""))
+	e.svc.SetPath("disk/v.mp4", path)
+	e.deliver(e.svc.Finish(j.ID, paimeng.JobSucceeded, "disk/v.mp4", ""))
 	m := e.original(in, "video", func(m discordtest.Message) bool { return len(m.Files) == 1 })
 	if !bytes.Equal(m.Files[0].Data, mp4(1234)) {
 		t.Error("file differs")
@@ -515,18 +510,18 @@ func TestDeliverFromLocalFile(t *testing.T) {
 func TestDeliverFailedAndCanceled(t *testing.T) {
 	e := newEnv(t)
 	in, j := e.gen(discordtest.GenArgs{User: zhMember})
-	e.deliver(e.svc.finish(j.ID, paimeng.JobFailed, "", paimeng.EJobTimeout))
+	e.deliver(e.svc.Finish(j.ID, paimeng.JobFailed, "", paimeng.EJobTimeout))
 	m := e.originalText(in, command.CodeText(paimeng.LangZH, paimeng.EJobTimeout))
 	if len(m.CustomIDs) != 0 || len(m.Files) != 0 {
 		t.Errorf("failed result %+v", m)
 	}
 	in2, j2 := e.gen(discordtest.GenArgs{User: zhMember})
-	e.deliver(e.svc.finish(j2.ID, paimeng.JobCanceled, "", ""))
+	e.deliver(e.svc.Finish(j2.ID, paimeng.JobCanceled, "", ""))
 	e.originalText(in2, command.Message(paimeng.LangZH, command.KeyCanceled))
 	// A cancellation after the token expired is not posted in the channel.
 	in3, j3 := e.gen(discordtest.GenArgs{User: zhMember})
 	e.srv.ExpireToken(in3.Token)
-	e.deliver(e.svc.finish(j3.ID, paimeng.JobCanceled, "", ""))
+	e.deliver(e.svc.Finish(j3.ID, paimeng.JobCanceled, "", ""))
 	if n := len(e.srv.ChannelMessages(channelID)); n != 0 {
 		t.Errorf("%d channel messages", n)
 	}
@@ -605,14 +600,14 @@ func TestRerunByOwner(t *testing.T) {
 	in, j := e.gen(discordtest.GenArgs{User: zhMember, Prompt: "后拉", Seconds: 10, Mode: "pro", Relax: true, Seed: 1234})
 	e.deliver(e.succeed(j.ID, mp4(100)))
 	video := e.original(in, "video", func(m discordtest.Message) bool { return len(m.Files) == 1 })
-	firstImage := e.svc.submits()[0].Image
+	firstImage := e.svc.Submits()[0].Image
 
 	raw, click := e.srv.ComponentInteraction(zhMember, guildID, channelID, video.ID, "pm:rerun:"+j.ID)
 	if a := e.post(raw, click); a.Type != 5 || a.flags() != 0 {
 		t.Fatalf("answer %+v", a)
 	}
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 2 }, "rerun submitted")
-	r := e.svc.submits()[1]
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 2 }, "rerun submitted")
+	r := e.svc.Submits()[1]
 	if r.Seed != j.Seed || r.Seed == 0 || r.Prompt != j.Prompt || r.Seconds != 10 || r.Mode != paimeng.ModePro || r.Lane != paimeng.LaneRelax {
 		t.Errorf("rerun request seed %d prompt %q seconds %d mode %q lane %q", r.Seed, r.Prompt, r.Seconds, r.Mode, r.Lane)
 	}
@@ -638,8 +633,8 @@ func TestNewSeed(t *testing.T) {
 	video := e.original(in, "video", func(m discordtest.Message) bool { return len(m.Files) == 1 })
 	raw, click := e.srv.ComponentInteraction(enMember, guildID, channelID, video.ID, "pm:seed:"+j.ID)
 	e.post(raw, click)
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 2 }, "new seed submitted")
-	if r := e.svc.submits()[1]; r.Seed != 0 || r.IdempotencyKey != "discord:"+click.ID {
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 2 }, "new seed submitted")
+	if r := e.svc.Submits()[1]; r.Seed != 0 || r.IdempotencyKey != "discord:"+click.ID {
 		t.Errorf("seed %d key %q", r.Seed, r.IdempotencyKey)
 	}
 }
@@ -666,7 +661,7 @@ func TestRerunByAnotherMember(t *testing.T) {
 	e.postTo(app2, raw, click)
 	e.original(click, "refusal", func(m discordtest.Message) bool { return strings.Contains(m.Content, "Only the creator") })
 	time.Sleep(100 * time.Millisecond)
-	if n := len(e.svc.submits()); n != 1 {
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Errorf("%d submits", n)
 	}
 	if balance() != before {
@@ -695,7 +690,7 @@ func TestLikeButton(t *testing.T) {
 	e.post(raw, click)
 	e.originalText(click, command.Message(paimeng.LangZH, command.KeyLikeOwn))
 	want := []string{"discord:" + enMember.ID + " " + j.ID, "discord:" + enMember.ID + " " + j.ID, "discord:" + zhMember.ID + " " + j.ID}
-	if got := e.svc.likesOf(); !slices.Equal(got, want) {
+	if got := e.svc.LikeCalls(); !slices.Equal(got, want) {
 		t.Errorf("likes %v", got)
 	}
 	if v, _ := e.srv.MessageByID(video.ID); v.Content != video.Content || len(v.Files) != 1 {
@@ -777,7 +772,7 @@ func TestGateway(t *testing.T) {
 	if typ := e.srv.CallbackType(in.ID); typ != 5 {
 		t.Errorf("callback type %d", typ)
 	}
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 1 }, "job")
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 1 }, "job")
 	j := e.job("j001")
 	e.originalText(in, command.QueuedPriceText(paimeng.LangEN, "j001", 1, j.Price))
 
@@ -787,7 +782,7 @@ func TestGateway(t *testing.T) {
 	e.srv.Dispatch(bal)
 	e.originalText(bal, command.Message(paimeng.LangEN, command.KeyBalance, 100-j.Price))
 	time.Sleep(200 * time.Millisecond)
-	if n := len(e.svc.submits()); n != 1 {
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Errorf("%d submits", n)
 	}
 	if n := e.srv.Callbacks(in.ID); n != 1 {
@@ -822,9 +817,7 @@ func TestCommandsThroughHandler(t *testing.T) {
 	if m := run("daily", nil); m.Content != command.CodeText(paimeng.LangZH, paimeng.EAlreadyClaimed) {
 		t.Errorf("second /daily: %q", m.Content)
 	}
-	e.svc.mu.Lock()
-	e.svc.codes["GIFT"] = 50
-	e.svc.mu.Unlock()
+	e.svc.AddCode("GIFT", 50)
 	if m := run("redeem", map[string]any{"code": "GIFT"}); m.Content != command.Message(paimeng.LangZH, command.KeyRedeemed, int64(50), int64(165)) {
 		t.Errorf("/redeem: %q", m.Content)
 	}
@@ -859,22 +852,18 @@ func TestGenRefusals(t *testing.T) {
 	e.post(raw, in)
 	e.originalText(in, command.CodeText(paimeng.LangEN, paimeng.EImageFormat))
 	// No credits.
-	e.svc.mu.Lock()
-	e.svc.balances[identity(enMember)] = 1
-	e.svc.mu.Unlock()
+	e.svc.SetBalance(identity(enMember), 1)
 	raw, in = e.srv.GenInteraction(discordtest.GenArgs{User: enMember, GuildID: guildID, ChannelID: channelID, Image: pngImage()})
 	e.post(raw, in)
 	e.originalText(in, command.CodeText(paimeng.LangEN, paimeng.EInsufficient))
-	if e.svc.jobCount() != 0 {
+	if e.svc.JobCount() != 0 {
 		t.Error("job created")
 	}
 	// The negative prompt is accepted, ignored and said so.
-	e.svc.mu.Lock()
-	e.svc.balances[identity(enMember)] = 100
-	e.svc.mu.Unlock()
+	e.svc.SetBalance(identity(enMember), 100)
 	raw, in = e.srv.GenInteraction(discordtest.GenArgs{User: enMember, GuildID: guildID, ChannelID: channelID, Image: pngImage(), Prompt: "push in", Negative: "blur"})
 	e.post(raw, in)
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 1 }, "job")
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 1 }, "job")
 	j := e.job("j001")
 	m := e.original(in, "ack", func(m discordtest.Message) bool { return m.Content != "" })
 	if !strings.HasPrefix(m.Content, command.QueuedPriceText(paimeng.LangEN, "j001", 1, j.Price)) || !strings.Contains(m.Content, "negative prompt") {
@@ -963,10 +952,10 @@ func TestGenInDirectMessage(t *testing.T) {
 	if a := e.post(raw, in); a.Type != 5 {
 		t.Fatalf("answer %+v", a)
 	}
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 1 }, "job")
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 1 }, "job")
 	j := e.job("j001")
 	e.originalText(in, command.QueuedPriceText(paimeng.LangEN, "j001", 1, j.Price))
-	if r := e.svc.submits()[0]; r.Identity != identity(enMember) || r.DisplayName != enMember.Username || r.Lang != paimeng.LangEN {
+	if r := e.svc.Submits()[0]; r.Identity != identity(enMember) || r.DisplayName != enMember.Username || r.Lang != paimeng.LangEN {
 		t.Errorf("identity %v name %q lang %q", r.Identity, r.DisplayName, r.Lang)
 	}
 	e.srv.ExpireToken(in.Token)
@@ -995,5 +984,5 @@ func TestRerunRefusedFromChannelMessage(t *testing.T) {
 	if a := e.postTo(app2, raw, click); a.Type != 5 || a.flags() != 0 {
 		t.Errorf("owner's answer %+v", a)
 	}
-	e.srv.WaitFor(t, func() bool { return e.svc.jobCount() == 2 }, "rerun by the owner")
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 2 }, "rerun by the owner")
 }

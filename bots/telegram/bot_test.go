@@ -117,7 +117,7 @@ func TestPhotoGenQueues(t *testing.T) {
 	m := e.srv.PushMessage(e.photoGen(zhUser(), "/gen 镜头缓慢推近 --seconds 10 --seed 42"))
 
 	sent := e.srv.WaitSent(t, "sendMessage", 1)
-	reqs := e.svc.submits()
+	reqs := e.svc.Submits()
 	if len(reqs) != 1 {
 		t.Fatalf("%d submits", len(reqs))
 	}
@@ -158,7 +158,7 @@ func TestGenForOtherBotIgnored(t *testing.T) {
 	e.handle(e.photoGen(zhUser(), "/gen@OtherBot 推近"))
 	e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Text: "/gen@OtherBot"})
 	e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Text: "/balance@OtherBot"})
-	if n := len(e.svc.submits()); n != 0 {
+	if n := len(e.svc.Submits()); n != 0 {
 		t.Errorf("%d submits", n)
 	}
 	if s := e.srv.Sent(); len(s) != 0 {
@@ -166,7 +166,7 @@ func TestGenForOtherBotIgnored(t *testing.T) {
 	}
 	// Addressed to this bot (any case) works.
 	e.handle(e.photoGen(zhUser(), "/gen@paimengbot 推近"))
-	if n := len(e.svc.submits()); n != 1 {
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Errorf("%d submits for /gen@paimengbot", n)
 	}
 }
@@ -175,7 +175,7 @@ func TestReplyToPhoto(t *testing.T) {
 	e := newEnv(t)
 	photo := e.srv.CompleteMessage(tgbotapi.Message{From: enUser(), Chat: group(), Photo: e.srv.AddPhoto(jpeg(), 800, 600)})
 	m := e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Text: "/gen 后拉", ReplyToMessage: &photo})
-	reqs := e.svc.submits()
+	reqs := e.svc.Submits()
 	if len(reqs) != 1 || !bytes.Equal(reqs[0].Image, jpeg()) || reqs[0].Prompt != "后拉" {
 		t.Fatalf("submits %+v", reqs)
 	}
@@ -192,13 +192,13 @@ func TestDocumentImage(t *testing.T) {
 	e := newEnv(t)
 	png := []byte("\x89PNG\r\n\x1a\nfake png")
 	e.handle(tgbotapi.Message{From: enUser(), Document: e.srv.AddDocument(png, "cat.png", "image/png"), Caption: "/gen pan left"})
-	reqs := e.svc.submits()
+	reqs := e.svc.Submits()
 	if len(reqs) != 1 || !bytes.Equal(reqs[0].Image, png) || reqs[0].Prompt != "pan left" {
 		t.Fatalf("submits %+v", reqs)
 	}
 	// A document that is not an image is refused before anything is charged.
 	e.handle(tgbotapi.Message{From: enUser(), Document: e.srv.AddDocument([]byte("%PDF"), "a.pdf", "application/pdf"), Caption: "/gen"})
-	if n := len(e.svc.submits()); n != 1 {
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Errorf("%d submits", n)
 	}
 	sent := e.srv.Sent("sendMessage")
@@ -217,7 +217,7 @@ func TestCaptionlessPhoto(t *testing.T) {
 	if len(sent) != 1 || sent[0].ChatID != 42 || sent[0].Text != command.Message(paimeng.LangZH, command.KeyHint) {
 		t.Errorf("sent %+v", sent)
 	}
-	if n := len(e.svc.submits()); n != 0 {
+	if n := len(e.svc.Submits()); n != 0 {
 		t.Errorf("%d submits", n)
 	}
 }
@@ -242,7 +242,7 @@ func TestGenWithoutImage(t *testing.T) {
 			t.Errorf("answer %d = %q, want %q", i, sent[i].Text, w)
 		}
 	}
-	if n := len(e.svc.submits()); n != 0 {
+	if n := len(e.svc.Submits()); n != 0 {
 		t.Errorf("%d submits", n)
 	}
 }
@@ -250,7 +250,7 @@ func TestGenWithoutImage(t *testing.T) {
 func TestEnglishMember(t *testing.T) {
 	e := newEnv(t)
 	e.handle(e.photoGen(enUser(), "/gen push in"))
-	reqs := e.svc.submits()
+	reqs := e.svc.Submits()
 	if len(reqs) != 1 || reqs[0].Lang != paimeng.LangEN {
 		t.Fatalf("submits %+v", reqs)
 	}
@@ -273,12 +273,10 @@ func TestRefusalsChargeNothing(t *testing.T) {
 	e.handle(e.photoGen(zhUser(), "/gen x --seconds 3"))
 	big := []tgbotapi.PhotoSize{{FileID: "nope", Width: 9000, Height: 9000, FileSize: paimeng.MaxImageBytes + 1}}
 	e.handle(tgbotapi.Message{From: zhUser(), Photo: big, Caption: "/gen"})
-	e.svc.mu.Lock()
-	e.svc.balances[paimeng.Identity{Platform: paimeng.PlatformTelegram, UserID: "43"}] = 3
-	e.svc.mu.Unlock()
+	e.svc.SetBalance(paimeng.Identity{Platform: paimeng.PlatformTelegram, UserID: "43"}, 3)
 	e.handle(e.photoGen(enUser(), "/gen"))
 
-	if n := e.svc.jobCount(); n != 0 {
+	if n := e.svc.JobCount(); n != 0 {
 		t.Errorf("%d jobs", n)
 	}
 	if n := e.srv.Calls("getFile"); n != 1 {
@@ -322,10 +320,10 @@ func TestDuplicateUpdates(t *testing.T) {
 	again := e.newBot()
 	again.HandleUpdate(context.Background(), tgbotapi.Update{UpdateID: 7000, Message: &m})
 
-	if n := e.svc.jobCount(); n != 1 {
+	if n := e.svc.JobCount(); n != 1 {
 		t.Errorf("%d jobs", n)
 	}
-	if n := len(e.svc.submits()); n > 2 {
+	if n := len(e.svc.Submits()); n > 2 {
 		t.Errorf("%d submits", n)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -341,9 +339,7 @@ func (e *env) queuedJob(from *tgbotapi.User) (*paimeng.Job, tgbotapi.Message, te
 	if len(sent) == 0 {
 		e.t.Fatal("no queued reply")
 	}
-	e.svc.mu.Lock()
-	id := e.svc.order[len(e.svc.order)-1]
-	e.svc.mu.Unlock()
+	id := e.svc.LastJobID()
 	j, err := e.svc.Job(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)
@@ -424,7 +420,7 @@ func TestDeliverVideo(t *testing.T) {
 	job, m, status := e.queuedJob(zhUser())
 	clip := mp4(1280, 720, 1000, 5000)
 	e.svc.Put(context.Background(), "out/j001.mp4", bytes.NewReader(clip))
-	job = e.svc.finish(job.ID, paimeng.JobSucceeded, "out/j001.mp4", "")
+	job = e.svc.Finish(job.ID, paimeng.JobSucceeded, "out/j001.mp4", "")
 
 	if err := e.bot.Deliver(context.Background(), job); err != nil {
 		t.Fatal(err)
@@ -465,7 +461,7 @@ func TestDeliverTooBigForVideo(t *testing.T) {
 	job, _, _ := e.queuedJob(enUser())
 	clip := mp4(640, 360, 600, 6000)
 	e.svc.Put(context.Background(), "v.mp4", bytes.NewReader(clip))
-	job = e.svc.finish(job.ID, paimeng.JobSucceeded, "v.mp4", "")
+	job = e.svc.Finish(job.ID, paimeng.JobSucceeded, "v.mp4", "")
 	e.srv.SetUploadLimit("sendVideo", 100)
 	if err := e.bot.Deliver(context.Background(), job); err != nil {
 		t.Fatal(err)
@@ -501,7 +497,7 @@ func TestDeliverWithoutStatusMessage(t *testing.T) {
 func TestDeliverFailure(t *testing.T) {
 	e := newEnv(t)
 	job, m, status := e.queuedJob(enUser())
-	job = e.svc.finish(job.ID, paimeng.JobFailed, "", paimeng.EEngineFailed)
+	job = e.svc.Finish(job.ID, paimeng.JobFailed, "", paimeng.EEngineFailed)
 	job.ErrorDetail = "onnx: CUDA out of memory"
 	if err := e.bot.Deliver(context.Background(), job); err != nil {
 		t.Fatal(err)
@@ -524,7 +520,7 @@ func TestDeliverFailure(t *testing.T) {
 	// A canceled job was answered by /cancel (or the ban): its status
 	// message changes and nothing new is sent.
 	before := len(e.srv.Sent("sendMessage"))
-	canceled := e.svc.finish(job.ID, paimeng.JobCanceled, "canceled", "")
+	canceled := e.svc.Finish(job.ID, paimeng.JobCanceled, "canceled", "")
 	canceled.ID = "other"
 	if err := e.bot.Deliver(context.Background(), canceled); err != nil {
 		t.Fatal(err)
@@ -541,7 +537,7 @@ func TestDeliverRetryableErrors(t *testing.T) {
 	e := newEnv(t)
 	job, _, _ := e.queuedJob(zhUser())
 	e.svc.Put(context.Background(), "v.mp4", bytes.NewReader(mp4(320, 240, 10, 50)))
-	job = e.svc.finish(job.ID, paimeng.JobSucceeded, "v.mp4", "")
+	job = e.svc.Finish(job.ID, paimeng.JobSucceeded, "v.mp4", "")
 	ctx := context.Background()
 
 	e.srv.FailNext("sendVideo", telegramtest.Failure{Code: 429, Description: "Too Many Requests: retry after 3", RetryAfter: 3})
@@ -648,12 +644,12 @@ func (f fastService) Submit(ctx context.Context, req *paimeng.Request) (*paimeng
 	if err != nil {
 		return nil, err
 	}
-	done := f.finish(j.ID, paimeng.JobSucceeded, "v.mp4", "")
+	done := f.Finish(j.ID, paimeng.JobSucceeded, "v.mp4", "")
 	f.deliver(done)
-	f.mu.Lock()
-	now := time.Now()
-	f.jobs[j.ID].DeliveredAt = &now
-	f.mu.Unlock()
+	f.Update(j.ID, func(j *paimeng.Job) {
+		now := time.Now()
+		j.DeliveredAt = &now
+	})
 	return j, nil
 }
 
@@ -687,7 +683,7 @@ func TestDeliveredBeforeStatusMessage(t *testing.T) {
 func TestDeliverPermanentErrorDropped(t *testing.T) {
 	e := newEnv(t)
 	job, _, status := e.queuedJob(zhUser())
-	job = e.svc.finish(job.ID, paimeng.JobFailed, "", paimeng.EJobTimeout)
+	job = e.svc.Finish(job.ID, paimeng.JobFailed, "", paimeng.EJobTimeout)
 	e.srv.FailNext("sendMessage", telegramtest.Failure{Code: 403, Description: "Forbidden: bot was blocked by the user"})
 	if err := e.bot.Deliver(context.Background(), job); err != nil {
 		t.Errorf("blocked bot: %v", err)

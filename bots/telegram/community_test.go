@@ -62,7 +62,7 @@ func (e *env) balance(u *tgbotapi.User) int64 {
 func TestCommunityCommands(t *testing.T) {
 	e := newEnv(t)
 	zh, en := zhUser(), enUser()
-	e.svc.codes["SPRING2025"] = 50
+	e.svc.AddCode("SPRING2025", 50)
 
 	if got, want := e.ask(zh, nil, "/balance"), e.direct(zh, "/balance"); got != want || !strings.Contains(got, "100") {
 		t.Errorf("/balance = %q, want %q", got, want)
@@ -86,7 +86,7 @@ func TestCommunityCommands(t *testing.T) {
 
 	// A finished video puts its maker on the board.
 	job, _, _ := e.queuedJob(zh)
-	e.svc.finish(job.ID, paimeng.JobSucceeded, "v.mp4", "")
+	e.svc.Finish(job.ID, paimeng.JobSucceeded, "v.mp4", "")
 	top := e.ask(en, nil, "/top")
 	if want := e.direct(en, "/top"); top != want || !strings.Contains(top, "派 蒙") {
 		t.Errorf("/top = %q, want %q with the maker's name", top, want)
@@ -165,7 +165,7 @@ func TestCommandsOverLongPolling(t *testing.T) {
 func TestGenAcknowledgesPrice(t *testing.T) {
 	e := newEnv(t)
 	m := e.handle(e.photoGen(enUser(), "/gen push in --pro --seconds 10 --relax"))
-	reqs := e.svc.submits()
+	reqs := e.svc.Submits()
 	if len(reqs) != 1 || reqs[0].Mode != paimeng.ModePro || reqs[0].Lane != paimeng.LaneRelax || reqs[0].Seconds != 10 || reqs[0].Prompt != "push in" {
 		t.Fatalf("submits %+v", reqs)
 	}
@@ -173,7 +173,7 @@ func TestGenAcknowledgesPrice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	std, _ := e.svc.prices.Price("", paimeng.ModeStd, 5, paimeng.LaneFast)
+	std, _ := e.svc.Prices.Price("", paimeng.ModeStd, 5, paimeng.LaneFast)
 	if job.Price <= 0 || job.Price == std {
 		t.Fatalf("pro 10 s relax price %d (std 5 s fast %d)", job.Price, std)
 	}
@@ -190,7 +190,7 @@ func TestGenAcknowledgesPrice(t *testing.T) {
 
 	// Chinese option words work the same; the default is std and fast.
 	e.handle(e.photoGen(zhUser(), "/gen 推近"))
-	reqs = e.svc.submits()
+	reqs = e.svc.Submits()
 	if r := reqs[len(reqs)-1]; r.Mode != "" || r.Lane != "" {
 		t.Errorf("default request mode %q lane %q", r.Mode, r.Lane)
 	}
@@ -204,11 +204,9 @@ func TestGenAcknowledgesPrice(t *testing.T) {
 func (e *env) deliveredInGroup() (*paimeng.Job, telegramtest.Sent) {
 	e.t.Helper()
 	e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Photo: e.srv.AddPhoto(jpeg(), 640, 480), Caption: "/gen 推近"})
-	e.svc.mu.Lock()
-	id := e.svc.order[len(e.svc.order)-1]
-	e.svc.mu.Unlock()
+	id := e.svc.LastJobID()
 	e.svc.Put(context.Background(), "out/"+id+".mp4", bytes.NewReader(mp4(640, 480, 1000, 5000)))
-	job := e.svc.finish(id, paimeng.JobSucceeded, "out/"+id+".mp4", "")
+	job := e.svc.Finish(id, paimeng.JobSucceeded, "out/"+id+".mp4", "")
 	if err := e.bot.Deliver(context.Background(), job); err != nil {
 		e.t.Fatal(err)
 	}
@@ -240,7 +238,7 @@ func TestLikeButton(t *testing.T) {
 	if a := answers[0]; a.CallbackQueryID != u.CallbackQuery.ID || a.Text != command.Message(paimeng.LangEN, command.KeyLiked, job.ID, 1) {
 		t.Errorf("answer %+v", a)
 	}
-	if got := e.svc.likesOf(); !slices.Equal(got, []string{"telegram:43 " + job.ID}) {
+	if got := e.svc.LikeCalls(); !slices.Equal(got, []string{"telegram:43 " + job.ID}) {
 		t.Errorf("Like calls %v", got)
 	}
 
@@ -277,12 +275,10 @@ func TestLikeButton(t *testing.T) {
 	if n := e.srv.Calls("answerCallbackQuery"); n != 3 {
 		t.Errorf("answerCallbackQuery called %d times, want 3", n)
 	}
-	if n := len(e.svc.likesOf()); n != 3 {
+	if n := len(e.svc.LikeCalls()); n != 3 {
 		t.Errorf("Like called %d times, want 3", n)
 	}
-	e.svc.mu.Lock()
-	likes := len(e.svc.likes[job.ID])
-	e.svc.mu.Unlock()
+	likes := e.svc.Likes(job.ID)
 	if likes != 1 {
 		t.Errorf("%d likes, want 1", likes)
 	}
@@ -293,7 +289,7 @@ func TestLikeButtonOnDocument(t *testing.T) {
 	e.srv.SetUploadLimit("sendVideo", 100)
 	e.handle(e.photoGen(enUser(), "/gen fade"))
 	e.svc.Put(context.Background(), "v.mp4", bytes.NewReader(mp4(64, 64, 1, 5)))
-	job := e.svc.finish("j001", paimeng.JobSucceeded, "v.mp4", "")
+	job := e.svc.Finish("j001", paimeng.JobSucceeded, "v.mp4", "")
 	if err := e.bot.Deliver(context.Background(), job); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +299,7 @@ func TestLikeButtonOnDocument(t *testing.T) {
 	}
 	// Failed jobs get no button.
 	e.handle(e.photoGen(enUser(), "/gen fade again"))
-	failed := e.svc.finish("j002", paimeng.JobFailed, "", paimeng.EEngineFailed)
+	failed := e.svc.Finish("j002", paimeng.JobFailed, "", paimeng.EEngineFailed)
 	if err := e.bot.Deliver(context.Background(), failed); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +317,7 @@ func TestForeignCallbackData(t *testing.T) {
 			ID: "q-" + data, From: enUser(), Data: data, ChatInstance: "c",
 		}})
 	}
-	if got := e.svc.likesOf(); len(got) != 0 {
+	if got := e.svc.LikeCalls(); len(got) != 0 {
 		t.Errorf("Like calls %v", got)
 	}
 	// Each query is still answered, so the member's client stops waiting.

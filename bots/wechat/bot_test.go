@@ -141,9 +141,9 @@ func (e *env) finish(bot *wechat.Bot, id string, videoBytes int, code string) *p
 		if err := e.svc.Put(context.Background(), key, bytes.NewReader(fakeMP4(videoBytes))); err != nil {
 			e.t.Fatal(err)
 		}
-		j = e.svc.finish(id, paimeng.JobSucceeded, key, "")
+		j = e.svc.Finish(id, paimeng.JobSucceeded, key, "")
 	} else {
-		j = e.svc.finish(id, paimeng.JobFailed, "", code)
+		j = e.svc.Finish(id, paimeng.JobFailed, "", code)
 	}
 	if err := bot.Deliver(context.Background(), j); err != nil {
 		e.t.Fatalf("deliver %s: %v", id, err)
@@ -211,7 +211,7 @@ func TestImageThenPromptDeliversByCustomerService(t *testing.T) {
 			if strings.Contains(r.Content, "任意一条消息") {
 				t.Fatalf("customer-service ack promises the next message: %q", r.Content)
 			}
-			reqs := e.svc.submits()
+			reqs := e.svc.Submits()
 			if len(reqs) != 1 {
 				t.Fatalf("%d submissions, want 1", len(reqs))
 			}
@@ -257,8 +257,8 @@ func TestImageThenPromptDeliversByCustomerService(t *testing.T) {
 			if n := len(e.wx.CustomMessages(reader)); n != 1 || len(e.wx.Uploads()) != 1 {
 				t.Fatalf("%d custom messages and %d uploads after a second delivery", n, len(e.wx.Uploads()))
 			}
-			if e.svc.jobCount() != 1 {
-				t.Fatalf("%d jobs", e.svc.jobCount())
+			if e.svc.JobCount() != 1 {
+				t.Fatalf("%d jobs", e.svc.JobCount())
 			}
 		})
 	}
@@ -281,7 +281,7 @@ func TestReplayedMessageMakesOneJob(t *testing.T) {
 	// WeChat retries again later: the same answer, still one job.
 	r := e.send(m, true)
 	contains(t, "late retry", r.Content, "任务 #j001")
-	if n := e.svc.jobCount(); n != 1 {
+	if n := e.svc.JobCount(); n != 1 {
 		t.Fatalf("%d jobs, want 1", n)
 	}
 	if got, want := e.balance(reader), 100-e.price("j001"); got != want {
@@ -296,7 +296,7 @@ func TestReplayedMessageMakesOneJob(t *testing.T) {
 		t.Fatalf("status %d", r.Status)
 	}
 	contains(t, "other replica", r.Content, "任务 #j001")
-	if n := len(e.svc.submits()); n != 1 {
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Fatalf("%d submissions, want 1", n)
 	}
 }
@@ -305,7 +305,7 @@ func TestRetryOfSlowMessageWaitsForTheSameJob(t *testing.T) {
 	e := newEnv(t, func(c *wechat.Config) { c.ReplyBudget = 300 * time.Millisecond })
 	const reader = "o_slow"
 	e.send(e.wx.Image(reader, pngImage(t, 30)), false)
-	e.svc.setDelay(1500 * time.Millisecond)
+	e.svc.SetDelay(1500 * time.Millisecond)
 	m := e.wx.Text(reader, "镜头推近")
 	r1 := e.send(m, false)
 	contains(t, "first", r1.Content, "收到，正在处理，稍后把结果发给你。")
@@ -318,8 +318,8 @@ func TestRetryOfSlowMessageWaitsForTheSameJob(t *testing.T) {
 		t.Fatalf("late retry answered %q, want success", r3.Raw)
 	}
 	contains(t, "ack", e.wx.CustomMessages(reader)[0].Content, "任务 #j001")
-	e.svc.setDelay(0)
-	if n := len(e.svc.submits()); n != 1 {
+	e.svc.SetDelay(0)
+	if n := len(e.svc.Submits()); n != 1 {
 		t.Fatalf("%d submissions, want 1", n)
 	}
 	if got, want := e.balance(reader), 100-e.price("j001"); got != want {
@@ -353,7 +353,7 @@ func TestForgedCallbacksAreRefused(t *testing.T) {
 			t.Errorf("%s: body %q, want none", name, r.Raw)
 		}
 	}
-	if n := len(e.svc.submits()); n != 0 {
+	if n := len(e.svc.Submits()); n != 0 {
 		t.Fatalf("%d submissions after forged messages", n)
 	}
 	// The image is still waiting for a genuine prompt.
@@ -375,7 +375,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestPassiveRepliesStayWithinBudget(t *testing.T) {
 	e := newEnv(t, func(*wechat.Config) {}) // the default budget, as shipped
-	e.svc.setDelay(3 * time.Second)
+	e.svc.SetDelay(3 * time.Second)
 	const n = 200
 	msgs := make([]wechattest.Msg, n)
 	for i := range msgs {
@@ -422,7 +422,7 @@ func TestPendingDeliveryOnNextMessage(t *testing.T) {
 	contains(t, "ack", r.Content, "任务 #j001")
 	contains(t, "ack", r.Content, "任意一条消息")
 	contains(t, "ack", r.Content, publicURL+"/v/j001")
-	if req := e.svc.submits()[0]; req.Prompt != "镜头后拉" {
+	if req := e.svc.Submits()[0]; req.Prompt != "镜头后拉" {
 		t.Fatalf("prompt %q", req.Prompt)
 	}
 
@@ -509,7 +509,7 @@ func TestLargeVideoAndFailureByCustomerService(t *testing.T) {
 func TestConversation(t *testing.T) {
 	e := newEnv(t, nil)
 	const reader = "o_talk"
-	e.svc.codes["GIFT50"] = 50
+	e.svc.AddCode("GIFT50", 50)
 
 	contains(t, "no image", e.text(reader, "镜头推近", false).Content, "先发送一张图片")
 	contains(t, "gen without image", e.text(reader, "/gen 镜头推近", false).Content, "先发送一张图片")
@@ -540,7 +540,7 @@ func TestConversation(t *testing.T) {
 	e.send(img, false)
 	contains(t, "bad option", e.text(reader, "镜头推近 --seconds 7", false).Content, "选项有误")
 	contains(t, "ack", e.text(reader, "镜头推近 --pro --seed 42", false).Content, "任务 #j001")
-	reqs := e.svc.submits()
+	reqs := e.svc.Submits()
 	if len(reqs) != 1 || !bytes.Equal(reqs[0].Image, second) || reqs[0].Mode != paimeng.ModePro || reqs[0].Seed != 42 ||
 		reqs[0].IdempotencyKey != fmt.Sprintf("wechat:%s:%d", e.wx.AppID, img.MsgID) {
 		t.Fatalf("requests %+v", reqs)
@@ -661,7 +661,7 @@ func TestPendingVideoLinkWhenUploadIsSlow(t *testing.T) {
 	if err := e.svc.Put(context.Background(), "out/j001.mp4", bytes.NewReader(fakeMP4(3000))); err != nil {
 		t.Fatal(err)
 	}
-	j := e.svc.finish("j001", paimeng.JobSucceeded, "out/j001.mp4", "")
+	j := e.svc.Finish("j001", paimeng.JobSucceeded, "out/j001.mp4", "")
 	dctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := e.bot.Deliver(dctx, j); err != nil {
@@ -684,11 +684,11 @@ func TestPendingResultsSurviveASlowReply(t *testing.T) {
 	e.send(e.wx.Image(reader, pngImage(t, 6)), false)
 	e.text(reader, "镜头推近", false)
 	e.finish(e.bot, "j001", 3000, "")
-	e.svc.setDelay(time.Second)
+	e.svc.SetDelay(time.Second)
 	r := e.text(reader, "余额", false)
 	contains(t, "interim", r.Content, "稍后给我发任意一条消息")
 	e.wait()
-	e.svc.setDelay(0)
+	e.svc.SetDelay(0)
 	r = e.text(reader, "结果", false)
 	if r.MsgType != "video" || r.MediaID == "" {
 		t.Fatalf("reply %q", r.Raw)
@@ -733,7 +733,7 @@ func TestLargeVideoReencoded(t *testing.T) {
 	if err := e.svc.Put(context.Background(), "out/j001.mp4", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
-	j := e.svc.finish("j001", paimeng.JobSucceeded, "out/j001.mp4", "")
+	j := e.svc.Finish("j001", paimeng.JobSucceeded, "out/j001.mp4", "")
 	if err := e.bot.Deliver(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
