@@ -456,3 +456,17 @@ func (b *Bot) tryLockJob(id string) (unlock func(), ok bool) {
 		b.jobLockUnref(id, l)
 	}, true
 }
+
+// Wait waits until the interactions being handled are done, or ctx is.
+// Run waits too when it returns; the program calls Wait again after its
+// HTTP server stopped, for interactions that arrived meanwhile.
+func (b *Bot) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { b.waitIdle(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("discord: interactions still being handled: %w", ctx.Err())
+	}
+}

@@ -422,12 +422,18 @@ func (a *App) Run(ctx context.Context) error {
 			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 			defer c()
 			err := a.httpSrv.Shutdown(sctx)
+			// Messages and interactions already answered may still be
+			// submitting; the database and Redis close after this.
+			wctx, wc := context.WithTimeout(context.Background(), time.Minute)
+			defer wc()
 			if a.WeChat != nil {
-				// Messages already answered may still be submitting.
-				wctx, wc := context.WithTimeout(context.Background(), time.Minute)
-				defer wc()
 				if werr := a.WeChat.Wait(wctx); werr != nil {
 					a.log.Warn("shutdown", "err", werr)
+				}
+			}
+			if a.Discord != nil {
+				if derr := a.Discord.Wait(wctx); derr != nil {
+					a.log.Warn("shutdown", "err", derr)
 				}
 			}
 			return err
