@@ -23,7 +23,7 @@ import (
 )
 
 func runGen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var image, prompt, out string
+	var image, prompt, out, sheet string
 	var seconds int
 	var seed int64
 	cfg, _, err := parseConfig("gen", args, getenv, stderr, func(fs *flag.FlagSet) {
@@ -32,6 +32,7 @@ func runGen(ctx context.Context, args []string, getenv func(string) string, stdo
 		fs.IntVar(&seconds, "seconds", 5, "clip length: 5 or 10")
 		fs.Int64Var(&seed, "seed", 1, "seed for the camera shake")
 		fs.StringVar(&out, "out", "out.mp4", "output MP4; the poster is written beside it as .jpg")
+		fs.StringVar(&sheet, "contact-sheet", "", "also write a PNG of every 12th frame here, to see the motion without a player")
 	})
 	if err != nil {
 		return err
@@ -76,6 +77,12 @@ func runGen(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("gen: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s  %dx%d  %d frames  %.1f s  %.1f MB  (took %.1f s)\n", out, res.Width, res.Height, res.Frames, res.Seconds, float64(res.Bytes)/1e6, time.Since(start).Seconds())
+	if sheet != "" {
+		if err := media.ContactSheet(ctx, media.EncodeOptions{FFmpeg: cfg.FFmpeg}, out, sheet, 12, 240); err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+		fmt.Fprintf(stdout, "%s  every 12th frame\n", sheet)
+	}
 	return nil
 }
 
