@@ -80,7 +80,7 @@ func (s *Server) overwriteCommands(w http.ResponseWriter, req *request, guild st
 	}
 	s.commands[guild] = cmds
 	out := cloneCommands(cmds)
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeJSON(w, 200, out)
 }

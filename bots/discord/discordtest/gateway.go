@@ -223,12 +223,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	s.gw.conns[c] = true
 	interval := s.gw.interval
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.gw.conns, c)
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		ws.Close()
 	}()
@@ -274,7 +274,7 @@ func (s *Server) gatewayOp(c *gwConn, op int, d json.RawMessage) bool {
 	case opHeartbeat:
 		s.mu.Lock()
 		s.gw.heartbeats++
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		return c.write(frame(opHeartbeatACK, nil, 0, "")) == nil
 	case opIdentify:
@@ -313,7 +313,7 @@ func (s *Server) gatewayOp(c *gwConn, op int, d json.RawMessage) bool {
 			"application":        map[string]any{"id": s.AppID, "flags": 0},
 		}, s.gw.seq, "READY")
 		c.ready = true
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		return c.write(ready) == nil
 	case opResume:
@@ -347,7 +347,7 @@ func (s *Server) gatewayOp(c *gwConn, op int, d json.RawMessage) bool {
 		replay = append(replay, frame(opDispatch, map[string]any{}, s.gw.seq, "RESUMED"))
 		s.gw.resumes++
 		c.ready = true
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		for _, f := range replay {
 			if c.write(f) != nil {

@@ -136,7 +136,7 @@ func (s *Server) messageJSONLocked(m *message) map[string]any {
 func (s *Server) locked(w http.ResponseWriter, f func() (int, any, error)) {
 	s.mu.Lock()
 	status, v, err := f()
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	switch {
 	case err != nil:

@@ -29,6 +29,8 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
+
+	"github.com/paimeng/paimeng/internal/testenv"
 )
 
 // Defaults for the application the server impersonates.
@@ -90,7 +92,7 @@ type Server struct {
 	lastID uint64
 
 	mu           sync.Mutex
-	changed      chan struct{} // closed and replaced on every change
+	changes      testenv.Changes // wakes waiters on every change
 	calls        []Call
 	failures     []failure
 	interactions map[string]*interaction // by token
@@ -150,7 +152,6 @@ func NewServer(t testing.TB) *Server {
 		Token:        BotToken,
 		PublicKey:    hex.EncodeToString(pub),
 		key:          priv,
-		changed:      make(chan struct{}),
 		interactions: map[string]*interaction{},
 		byID:         map[string]*interaction{},
 		messages:     map[string]*message{},
@@ -179,7 +180,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	s.closeAllGateway()
 	s.srv.CloseClientConnections()
@@ -222,11 +223,6 @@ func (r rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Host = nu.Host
 	}
 	return r.next.RoundTrip(req)
-}
-
-func (s *Server) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
 }
 
 // SetTokenTTL changes how long interaction tokens stay valid (Discord: 15
@@ -412,22 +408,7 @@ func (s *Server) dmChannelLocked(userID string) string {
 // busy machines); the test fails otherwise.
 func (s *Server) WaitFor(t testing.TB, cond func() bool, what string, args ...any) {
 	t.Helper()
-	deadline := time.After(time.Minute)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("discordtest: timed out waiting for "+what, args...)
-			return
-		}
-	}
+	s.changes.WaitFor(t, "discordtest", cond, what, args...)
 }
 
 func (s *Server) register(in *interaction) {
@@ -581,7 +562,7 @@ func (s *Server) record(c Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)
-	s.notifyLocked()
+	s.changes.Notify()
 }
 
 func (s *Server) injectFailure(w http.ResponseWriter, req *request) bool {

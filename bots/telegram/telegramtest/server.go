@@ -23,6 +23,8 @@ import (
 	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/paimeng/paimeng/internal/testenv"
 )
 
 // Defaults for the bot the server impersonates.
@@ -102,7 +104,7 @@ type Server struct {
 	srv *httptest.Server
 
 	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every change
+	changes   testenv.Changes // wakes waiters on every change
 	updates   []tgbotapi.Update
 	nextUpd   int
 	nextMsg   int
@@ -128,7 +130,6 @@ func NewServer(t testing.TB) *Server {
 	s := &Server{
 		Token:     Token,
 		Bot:       tgbotapi.User{ID: BotID, IsBot: true, FirstName: "Paimeng", UserName: BotUserName},
-		changed:   make(chan struct{}),
 		nextUpd:   1000,
 		nextMsg:   500,
 		files:     map[string]file{},
@@ -149,7 +150,7 @@ func NewServer(t testing.TB) *Server {
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
@@ -157,11 +158,6 @@ func (s *Server) Close() {
 
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
-
-func (s *Server) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
 
 // PushUpdate queues an update for getUpdates. A zero UpdateID gets the
 // next one; the id is returned.
@@ -185,7 +181,7 @@ func (s *Server) PushUpdates(us ...tgbotapi.Update) []int {
 		ids[i] = u.UpdateID
 		s.updates = append(s.updates, u)
 	}
-	s.notifyLocked()
+	s.changes.Notify()
 	return ids
 }
 
@@ -420,22 +416,8 @@ func (s *Server) WaitSent(t testing.TB, method string, n int) []Sent {
 // busy machines); the test fails otherwise.
 func (s *Server) WaitFor(t testing.TB, cond func() bool, what string, args ...any) *Server {
 	t.Helper()
-	deadline := time.After(time.Minute)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return s
-		}
-		select {
-		case <-ch:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("telegramtest: timed out waiting for "+what, args...)
-			return s
-		}
-	}
+	s.changes.WaitFor(t, "telegramtest", cond, what, args...)
+	return s
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -464,7 +446,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.calls[method]++
 	if fs := s.failures[method]; len(fs) > 0 {
 		s.failures[method] = fs[1:]
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		writeError(w, fs[0])
 		return
@@ -579,7 +561,7 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 		// Updates of types the bot did not ask for are dropped.
 		s.updates = slices.DeleteFunc(s.updates, func(u tgbotapi.Update) bool { return !s.allowedLocked(updateType(u)) })
 		out := slices.Clone(s.updates[:min(limit, len(s.updates))])
-		ch, closed := s.changed, s.closed
+		ch, closed := s.changes.C(), s.closed
 		s.mu.Unlock()
 		if len(out) > 0 || timeout <= 0 || closed {
 			writeResult(w, out)
@@ -683,7 +665,7 @@ func (s *Server) send(w http.ResponseWriter, method string, p map[string]string,
 	}
 	s.mu.Lock()
 	if up != nil && s.maxUpload[method] > 0 && len(up.data) > s.maxUpload[method] {
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		writeError(w, Failure{Code: 413, Description: "Request Entity Too Large"})
 		return
@@ -711,7 +693,7 @@ func (s *Server) send(w http.ResponseWriter, method string, p map[string]string,
 	s.sent = append(s.sent, c)
 	stored := msg
 	s.messages[[2]int64{chatID, int64(id)}] = &stored
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeResult(w, msg)
 }
@@ -741,7 +723,7 @@ func (s *Server) editText(w http.ResponseWriter, p map[string]string) {
 	m.Text, m.ReplyMarkup = p["text"], markup
 	s.sent = append(s.sent, Sent{Method: "editMessageText", ChatID: chatID, MessageID: id, Text: p["text"], Params: p, ReplyMarkup: markup})
 	out := *m
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeResult(w, out)
 }
@@ -756,7 +738,7 @@ func (s *Server) answerCallback(w http.ResponseWriter, p map[string]string) {
 	s.mu.Lock()
 	answered, ok := s.queries[id]
 	if !ok || answered {
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		writeError(w, Failure{Code: 400, Description: "Bad Request: query is too old and response timeout expired or query ID is invalid"})
 		return
@@ -765,7 +747,7 @@ func (s *Server) answerCallback(w http.ResponseWriter, p map[string]string) {
 	alert, _ := strconv.ParseBool(p["show_alert"])
 	cache, _ := strconv.Atoi(p["cache_time"])
 	s.answers = append(s.answers, Answer{CallbackQueryID: id, Text: text, ShowAlert: alert, URL: p["url"], CacheTime: cache})
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeResult(w, true)
 }

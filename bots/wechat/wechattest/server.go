@@ -25,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paimeng/paimeng/internal/testenv"
 )
 
 // Limits WeChat documents.
@@ -67,7 +69,7 @@ type Server struct {
 	srv *httptest.Server
 
 	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced on every change
+	changes    testenv.Changes // wakes waiters on every change
 	tokens     map[string]*token
 	stable     *token // the token stable_token hands out while valid
 	tokenCalls int
@@ -165,7 +167,6 @@ func NewServer(t testing.TB) *Server {
 		Token:      "tk" + hex.EncodeToString(randomBytes(8)),
 		AESKey:     strings.TrimSuffix(base64.StdEncoding.EncodeToString(key), "="),
 		OriginalID: "gh_" + hex.EncodeToString(randomBytes(6)),
-		changed:    make(chan struct{}),
 		tokens:     map[string]*token{},
 		media:      map[string]*Upload{},
 		pics:       map[string][]byte{},
@@ -190,7 +191,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
@@ -198,11 +199,6 @@ func (s *Server) Close() {
 
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
-
-func (s *Server) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
 
 // TokenCalls returns how many times an access token was handed out
 // (/cgi-bin/token and /cgi-bin/stable_token answers that carried one):
@@ -268,7 +264,7 @@ func (s *Server) SetLastMessage(openID string, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readers[openID] = &reader{last: t}
-	s.notifyLocked()
+	s.changes.Notify()
 }
 
 // readerMessage records a message the reader sent now (through Deliver).
@@ -292,22 +288,7 @@ func (s *Server) FailNext(path string, errcode int, errmsg string) {
 // busy machines); the test fails otherwise.
 func (s *Server) WaitFor(t testing.TB, cond func() bool, what string, args ...any) {
 	t.Helper()
-	deadline := time.After(time.Minute)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("wechattest: timed out waiting for "+what, args...)
-			return
-		}
-	}
+	s.changes.WaitFor(t, "wechattest", cond, what, args...)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -328,7 +309,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.calls[p]++
 	if fs := s.failures[p]; len(fs) > 0 {
 		s.failures[p] = fs[1:]
-		s.notifyLocked()
+		s.changes.Notify()
 		s.mu.Unlock()
 		writeJSON(w, fs[0])
 		return
@@ -413,7 +394,7 @@ func (s *Server) issueToken(w http.ResponseWriter, grantType, appID, secret stri
 	}
 	s.tokenCalls++
 	left := int(tk.expires.Sub(now).Round(time.Second) / time.Second)
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeJSON(w, map[string]any{"access_token": tk.value, "expires_in": left})
 }
@@ -525,7 +506,7 @@ func (s *Server) addMedia(typ, name, contentType string, data []byte, incoming b
 	if !incoming {
 		s.uploads = append(s.uploads, *u)
 	}
-	s.notifyLocked()
+	s.changes.Notify()
 	return *u
 }
 
@@ -680,7 +661,7 @@ func (s *Server) customSend(w http.ResponseWriter, r *http.Request) {
 	}
 	rd.sent++
 	s.custom[req.ToUser] = append(s.custom[req.ToUser], m)
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeError(w, apiError{0, "ok"})
 }
@@ -731,7 +712,7 @@ func (s *Server) createMenu(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.menu = raw
-	s.notifyLocked()
+	s.changes.Notify()
 	s.mu.Unlock()
 	writeError(w, apiError{0, "ok"})
 }
