@@ -16,11 +16,7 @@ func ContactSheet(ctx context.Context, opt EncodeOptions, in, out string, every,
 	if every < 1 || cellWidth < 16 {
 		return fmt.Errorf("media: contact sheet: every %d, cell width %d", every, cellWidth)
 	}
-	ffprobe := "ffprobe"
-	if dir, base := splitBinary(opt.FFmpeg); base == "ffmpeg" {
-		ffprobe = dir + "ffprobe"
-	}
-	info, err := ProbeContext(ctx, ffprobe, in)
+	info, err := ProbeContext(ctx, opt.ffprobe(), in)
 	if err != nil {
 		return fmt.Errorf("media: contact sheet: %w", err)
 	}

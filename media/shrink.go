@@ -19,11 +19,7 @@ func Shrink(ctx context.Context, opt EncodeOptions, in, out string, maxBytes int
 	if maxBytes < 64<<10 {
 		return fmt.Errorf("media: shrink: a budget of %d bytes is too small for a video", maxBytes)
 	}
-	ffprobe := "ffprobe"
-	if dir, base := splitBinary(opt.FFmpeg); base == "ffmpeg" {
-		ffprobe = dir + "ffprobe"
-	}
-	info, err := ProbeContext(ctx, ffprobe, in)
+	info, err := ProbeContext(ctx, opt.ffprobe(), in)
 	if err != nil {
 		return fmt.Errorf("media: shrink: %w", err)
 	}
@@ -59,9 +55,11 @@ func Shrink(ctx context.Context, opt EncodeOptions, in, out string, maxBytes int
 	return fmt.Errorf("media: shrink %s: still over %d bytes after three tries", in, maxBytes)
 }
 
-// splitBinary splits a binary path into its folder (with the trailing
-// slash) and name.
-func splitBinary(p string) (dir, base string) {
-	i := strings.LastIndex(p, "/")
-	return p[:i+1], p[i+1:]
+// ffprobe is the ffprobe beside the configured ffmpeg, or the one on PATH.
+func (o EncodeOptions) ffprobe() string {
+	i := strings.LastIndex(o.FFmpeg, "/")
+	if o.FFmpeg[i+1:] == "ffmpeg" {
+		return o.FFmpeg[:i+1] + "ffprobe"
+	}
+	return "ffprobe"
 }

@@ -131,10 +131,7 @@ func messageFor(code string, lang paimeng.Lang) string {
 	if !ok {
 		zh, en, _ = texts(paimeng.EINTERNAL)
 	}
-	if lang == paimeng.LangEN {
-		return en
-	}
-	return zh
+	return pick(lang, zh, en)
 }
 
 type errorView struct {

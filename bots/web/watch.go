@@ -55,10 +55,7 @@ a{color:#f08a8a}.box{padding:40px 16px;text-align:center;background:#1c1c1c;bord
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	lang := langOf(r)
 	id := r.PathValue("id")
-	v := watchView{Lang: lang, Title: "拍梦", TopURL: "/top", State: "missing"}
-	if lang == paimeng.LangEN {
-		v.Title = "paimeng"
-	}
+	v := watchView{Lang: lang, Title: pick(lang, "拍梦", "paimeng"), TopURL: "/top", State: "missing"}
 	status := http.StatusOK
 	job, err := s.jobs.Job(r.Context(), id)
 	switch {
