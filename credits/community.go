@@ -175,8 +175,7 @@ func (s *Store) Identities(ctx context.Context, accountID int64) ([]paimeng.Iden
 func (s *Store) checkSubmitLimits(tx *gorm.DB, accountID int64, t time.Time) error {
 	var active int64
 	err := tx.Model(&jobRow{}).
-		Where("account_id = ? AND status IN ?", accountID,
-			[]string{string(paimeng.JobQueued), string(paimeng.JobRunning)}).
+		Where("account_id = ? AND status IN ?", accountID, activeStatuses).
 		Count(&active).Error
 	if err != nil {
 		return err

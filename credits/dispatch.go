@@ -27,9 +27,6 @@ var (
 	errDispatchFull = errors.New("account at its running limit")
 )
 
-// queueActiveStatuses are the statuses of unfinished jobs.
-var queueActiveStatuses = []string{string(paimeng.JobQueued), string(paimeng.JobRunning)}
-
 func validDispatchLane(lane paimeng.Lane) error {
 	if lane != paimeng.LaneFast && lane != paimeng.LaneRelax {
 		return paimeng.Errorf(paimeng.EINVALID, "unknown lane %q", lane)
@@ -130,7 +127,7 @@ func dispatchCandidates(db *gorm.DB, lane paimeng.Lane, maxRunning int, skip []i
 		// count per waiting job: the waiting list may be long.
 		q = q.Where("jobs.account_id NOT IN (SELECT r.account_id FROM jobs r"+
 			" WHERE r.dispatched_at IS NOT NULL AND r.status IN ? GROUP BY r.account_id HAVING COUNT(*) >= ?)",
-			queueActiveStatuses, maxRunning)
+			activeStatuses, maxRunning)
 	}
 	if len(skip) > 0 {
 		q = q.Where("jobs.account_id NOT IN ?", skip)
@@ -188,7 +185,7 @@ func (s *Store) claimDispatch(ctx context.Context, cand *jobRow, maxRunning int)
 			// Counted under the account's row lock; includes this job.
 			var n int64
 			err := tx.Model(&jobRow{}).
-				Where("account_id = ? AND dispatched_at IS NOT NULL AND status IN ?", account, queueActiveStatuses).
+				Where("account_id = ? AND dispatched_at IS NOT NULL AND status IN ?", account, activeStatuses).
 				Count(&n).Error
 			if err != nil {
 				return err
@@ -401,7 +398,7 @@ func (s *Store) ActiveJobs(ctx context.Context, id paimeng.Identity) ([]paimeng.
 			return err
 		}
 		var rows []jobRow
-		err = tx.Where("account_id = ? AND status IN ?", a.ID, queueActiveStatuses).
+		err = tx.Where("account_id = ? AND status IN ?", a.ID, activeStatuses).
 			Order("created_at, id").Find(&rows).Error
 		if err != nil {
 			return err

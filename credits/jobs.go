@@ -17,6 +17,9 @@ var errDuplicate = errors.New("duplicate idempotency key")
 
 var finalStatuses = []string{string(paimeng.JobSucceeded), string(paimeng.JobFailed), string(paimeng.JobCanceled)}
 
+// activeStatuses are the statuses of unfinished jobs.
+var activeStatuses = []string{string(paimeng.JobQueued), string(paimeng.JobRunning)}
+
 const defaultLimit = 100
 
 // CreateJob holds job.Price credits from the wallet of job.Identity and
@@ -202,7 +205,7 @@ func (s *Store) MarkRunning(ctx context.Context, id string) (bool, error) {
 func (s *Store) FinishJob(ctx context.Context, o paimeng.Outcome) (*paimeng.Job, bool, error) {
 	if o.OK {
 		return s.finish(ctx, "finish job", o.JobID, paimeng.JobSucceeded,
-			[]string{string(paimeng.JobQueued), string(paimeng.JobRunning)},
+			activeStatuses,
 			map[string]any{"video_key": o.VideoKey, "poster_key": o.PosterKey})
 	}
 	code := o.ErrorCode
@@ -217,7 +220,7 @@ func (s *Store) FinishJob(ctx context.Context, o paimeng.Outcome) (*paimeng.Job,
 // for jobs that can never finish.
 func (s *Store) FailJob(ctx context.Context, id, code, detail string) (*paimeng.Job, bool, error) {
 	return s.finish(ctx, "fail job", id, paimeng.JobFailed,
-		[]string{string(paimeng.JobQueued), string(paimeng.JobRunning)},
+		activeStatuses,
 		map[string]any{"error_code": code, "error_detail": detail})
 }
 

@@ -105,23 +105,12 @@ func (s *Submitter) Validate(req *paimeng.Request) error {
 	if !utf8.ValidString(req.Prompt) {
 		return paimeng.Errorf(paimeng.EINVALID, "prompt is not UTF-8")
 	}
-	switch req.Seconds {
-	case 0, 5, 10:
-	default:
-		return paimeng.Errorf(paimeng.EBadOption, "seconds must be 5 or 10, not %d", req.Seconds)
+	// The price table knows which durations, modes and lanes exist.
+	if _, err := s.cfg.Prices.Price(s.cfg.Engines[0], req.Mode, req.Seconds, req.Lane); err != nil {
+		return err
 	}
 	if req.Seed < 0 {
 		return paimeng.Errorf(paimeng.EBadOption, "seed must not be negative")
-	}
-	switch req.Mode {
-	case "", paimeng.ModeStd, paimeng.ModePro:
-	default:
-		return paimeng.Errorf(paimeng.EBadOption, "mode must be std or pro, not %q", req.Mode)
-	}
-	switch req.Lane {
-	case "", paimeng.LaneFast, paimeng.LaneRelax:
-	default:
-		return paimeng.Errorf(paimeng.EBadOption, "lane must be fast or relax, not %q", req.Lane)
 	}
 	if req.Engine != "" && !s.knownEngine(req.Engine) {
 		return paimeng.Errorf(paimeng.EUnknownEngine, "unknown engine %q", req.Engine)
