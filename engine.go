@@ -39,6 +39,13 @@ type GenInput struct {
 	Seconds int   // clip length in seconds (5 or 10)
 	Seed    int64 // for any randomness (shake); same inputs and seed give the same clip
 	MaxSide int   // longest output side; 0 means the engine default (1280)
+
+	// Shot is the camera script; nil means the engine reads none and uses
+	// its default move.
+	Shot   *Shot
+	Tail   image.Image // optional end frame, decoded and checked like Image
+	FPS    int         // 0 means 24
+	Aspect Aspect      // letterbox shape; "" keeps the picture's
 }
 
 // FrameSink receives an engine's frames in order; the slice is only valid
@@ -66,6 +73,12 @@ type RenderInput struct {
 	Engine  string // "" means the default
 	Mode    Mode   // "" means std; pro encodes finer and slower
 	OutDir  string // where the MP4 and poster are written
+
+	Shot       *Shot  // nil: the engine's default move
+	Tail       []byte // optional end frame as sent
+	FPS        int    // 0 means 24
+	Resolution int    // 0, 540, 720 or 1080
+	Aspect     Aspect
 }
 
 // Rendered is a finished clip on disk.

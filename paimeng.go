@@ -91,6 +91,20 @@ type Request struct {
 	Mode    Mode   // "" means std
 	Lane    Lane   // "" means fast
 
+	// Camera is an explicit Kling-style camera control; when set it
+	// replaces the camera moves read from the prompt (shake and fades in
+	// the prompt still apply).
+	Camera *CameraControl
+	// Tail is an optional end frame (Kling's image_tail): the clip travels
+	// from Image to Tail with a matched camera move and a cross-dissolve.
+	Tail       []byte
+	FPS        int    // 0 means 24; 24 or 30
+	Resolution int    // 0 means the engine default; 540, 720 or 1080 (see ResolutionSide)
+	Aspect     Aspect // "" keeps the picture's shape; 16:9, 9:16, 1:1 letterbox
+	// NegativePrompt is accepted for Kling compatibility; the camera
+	// engine ignores it and front ends say so.
+	NegativePrompt string
+
 	// Reply is opaque, front-end specific state needed to answer later
 	// (chat id, message id, language…). Stored with the job as-is.
 	Reply []byte
@@ -131,11 +145,19 @@ type Job struct {
 	HoldID  int64
 	Private bool // hidden from the public gallery
 
+	// Shot is the camera script the engine renders: the prompt's camera
+	// words, or Camera when the request had one.
+	Shot       Shot
+	FPS        int    // 24 or 30
+	Resolution int    // 0, 540, 720 or 1080
+	Aspect     Aspect // "" or a letterbox shape
+
 	// DisplayName is the member's name as the front end saw it at submit;
 	// written to the identity, not to the job.
 	DisplayName string
 
 	ImageKey  string // blob key of the input image
+	TailKey   string // blob key of the end frame; "" when none
 	VideoKey  string // blob key of the MP4, once succeeded
 	PosterKey string // blob key of the JPEG poster, once succeeded
 
