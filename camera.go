@@ -268,10 +268,10 @@ type Aspect string
 
 // Letterbox shapes. AspectKeep keeps the picture's own shape.
 const (
-	AspectKeep     Aspect = ""
-	AspectWide     Aspect = "16:9"
-	AspectTall     Aspect = "9:16"
-	AspectSquare   Aspect = "1:1"
+	AspectKeep   Aspect = ""
+	AspectWide   Aspect = "16:9"
+	AspectTall   Aspect = "9:16"
+	AspectSquare Aspect = "1:1"
 )
 
 // Ratio returns width/height, or 0 for AspectKeep.
