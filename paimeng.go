@@ -95,6 +95,9 @@ type Request struct {
 	// replaces the camera moves read from the prompt (shake and fades in
 	// the prompt still apply).
 	Camera *CameraControl
+	// Shot, when set, is used as the camera script as it is, without
+	// reading the prompt or Camera (a rerun of an earlier job).
+	Shot *Shot
 	// Tail is an optional end frame (Kling's image_tail): the clip travels
 	// from Image to Tail with a matched camera move and a cross-dissolve.
 	Tail       []byte

@@ -47,6 +47,13 @@ type Command struct {
 	Seed    int64        // 0 means pick one
 	Mode    paimeng.Mode // "" means std
 	Lane    paimeng.Lane // "" means fast
+
+	Camera     *paimeng.CameraControl // --camera zoom:5; nil when absent
+	FPS        int                    // --fps 24|30; 0 means the default
+	Resolution int                    // --res 540p|720p|1080p; 0 means the default
+	Aspect     paimeng.Aspect         // --aspect 16:9|9:16|1:1; "" keeps the picture's
+	Negative   string                 // --negative …; accepted and ignored by the camera engine
+	Tail       bool                   // --tail: a second picture is the end frame
 }
 
 // Known reports whether the command is one of the names above.
