@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/paimeng/paimeng"
 )
@@ -229,7 +230,10 @@ func hasHan(s string) bool {
 func TestHelp(t *testing.T) {
 	zh, en := Message(paimeng.LangZH, KeyHelp), Message(paimeng.LangEN, KeyHelp)
 	commands := []string{"/gen", "/balance", "/price", "/daily", "/redeem", "/link", "/unlink", "/queue", "/cancel",
-		"/top", "/private", "/public", "/like", "/ban", "/unban", "/grant", "/help", "--seconds", "--seed", "--pro", "--relax"}
+		"/top", "/private", "/public", "/like", "/ban", "/unban", "/grant", "/help", "--seconds", "--seed", "--pro", "--relax",
+		"--camera", "zoom:-5", "--fps", "--res", "--aspect", "--tail", "--negative", "540p", "1080p", "16:9", "9:16", "1:1",
+		"horizontal", "vertical", "pan", "tilt", "roll", "zoom", "-10", "10",
+		"down_back", "forward_up", "right_turn_forward", "left_turn_forward"}
 	for _, w := range append([]string{"图片", "推近", "后拉", "左移", "右移", "晃动", "不动", "暗转"}, commands...) {
 		if !strings.Contains(zh, w) {
 			t.Errorf("zh help lacks %q", w)
@@ -238,6 +242,20 @@ func TestHelp(t *testing.T) {
 	for _, w := range append([]string{"image", "push in", "pull back", "pan left", "pan right", "shake", "static", "fade"}, commands...) {
 		if !strings.Contains(en, w) {
 			t.Errorf("en help lacks %q", w)
+		}
+	}
+	// Discord shows at most 2000 characters in a message.
+	for _, h := range []string{zh, en} {
+		if n := utf8.RuneCountInString(h); n > 2000 {
+			t.Errorf("help has %d characters, over Discord's 2000", n)
+		}
+	}
+	for _, lang := range []paimeng.Lang{paimeng.LangZH, paimeng.LangEN} {
+		bad := CodeText(lang, paimeng.EBadOption)
+		for _, w := range []string{"--seconds", "--camera", "--fps", "--res", "--aspect", "--tail", "--negative", "zoom"} {
+			if !strings.Contains(bad, w) {
+				t.Errorf("%s bad option text lacks %q", lang, w)
+			}
 		}
 	}
 	if Message("", KeyHelp) != zh || Message("fr", KeyHelp) != zh {
@@ -397,5 +415,132 @@ func TestDoneCaption(t *testing.T) {
 	long := DoneCaption(paimeng.LangZH, strings.Repeat("推", paimeng.MaxPromptRunes), 1, 1)
 	if n := len([]rune(long)); n > CaptionPromptRunes+40 || !strings.Contains(long, "…") {
 		t.Errorf("long caption has %d runes", n)
+	}
+}
+
+func TestParseCameraAndOutput(t *testing.T) {
+	zoom := func(v float64) *paimeng.CameraControl {
+		return &paimeng.CameraControl{Type: paimeng.CameraSimple, Config: &paimeng.CameraConfig{Zoom: v}}
+	}
+	pan := func(v float64) *paimeng.CameraControl {
+		return &paimeng.CameraControl{Type: paimeng.CameraSimple, Config: &paimeng.CameraConfig{Pan: v}}
+	}
+	downBack := &paimeng.CameraControl{Type: paimeng.CameraDownBack}
+	tests := []struct {
+		in   string
+		want Command // Name and Args are checked by TestParse
+	}{
+		{"/gen 推近 --camera zoom:5", Command{Prompt: "推近", Camera: zoom(5)}},
+		{"/gen --camera down_back 樱花", Command{Prompt: "樱花", Camera: downBack}},
+		{"/gen x --camera=forward-up", Command{Prompt: "x", Camera: &paimeng.CameraControl{Type: paimeng.CameraForwardUp}}},
+		{"/gen x camera:zoom:-3", Command{Prompt: "x", Camera: zoom(-3)}},
+		{"/gen x 镜头:pan:2", Command{Prompt: "x", Camera: pan(2)}},
+		{"/gen x 镜头：pan：2", Command{Prompt: "x", Camera: pan(2)}},
+		{"/gen x 运镜:down_back", Command{Prompt: "x", Camera: downBack}},
+		{"/gen x --camera zoom -5 y", Command{Prompt: "x y", Camera: zoom(-5)}},
+		{"/gen x —camera pan=-2.5", Command{Prompt: "x", Camera: pan(-2.5)}},
+		{"/gen x --camera zoom:1 --camera pan:2", Command{Prompt: "x", Camera: pan(2)}},
+		// Prose with a colon stays prose.
+		{"/gen 镜头:缓慢推近", Command{Prompt: "镜头:缓慢推近"}},
+		{"/gen camera:slowly pushes in", Command{Prompt: "camera:slowly pushes in"}},
+		{"/gen 镜头： 推近", Command{Prompt: "镜头： 推近"}},
+		// Output options.
+		{"/gen x --fps 30", Command{Prompt: "x", FPS: 30}},
+		{"/gen x fps:24 帧率:30", Command{Prompt: "x", FPS: 30}},
+		{"/gen x --fps=30fps", Command{Prompt: "x", FPS: 30}},
+		{"/gen x --res 720p", Command{Prompt: "x", Resolution: 720}},
+		{"/gen x --resolution 1080P", Command{Prompt: "x", Resolution: 1080}},
+		{"/gen x 分辨率:540p", Command{Prompt: "x", Resolution: 540}},
+		{"/gen x 清晰度:高清", Command{Prompt: "x", Resolution: 720}},
+		{"/gen x --aspect 16:9", Command{Prompt: "x", Aspect: paimeng.AspectWide}},
+		{"/gen x aspect:9:16", Command{Prompt: "x", Aspect: paimeng.AspectTall}},
+		{"/gen x 比例：1：1", Command{Prompt: "x", Aspect: paimeng.AspectSquare}},
+		{"/gen x 画幅:竖屏", Command{Prompt: "x", Aspect: paimeng.AspectTall}},
+		{"/gen 16:9 的画面", Command{Prompt: "16:9 的画面"}},
+		// Tail and negative prompt.
+		{"/gen x --tail", Command{Prompt: "x", Tail: true}},
+		{"/gen —tail 推近", Command{Prompt: "推近", Tail: true}},
+		{"/gen 推近 --negative 模糊 变形 --seed 3", Command{Prompt: "推近", Negative: "模糊 变形", Seed: 3}},
+		{"/gen 推近 --no blur, text", Command{Prompt: "推近", Negative: "blur, text"}},
+		{"/gen --negative=blur text --pro x", Command{Prompt: "x", Negative: "blur text", Mode: paimeng.ModePro}},
+		{"/gen x --negative a 种子:4", Command{Prompt: "x", Negative: "a", Seed: 4}},
+		{"/gen x --no a --no b", Command{Prompt: "x", Negative: "a b"}},
+		// Everything at once.
+		{"/gen 樱花 --camera zoom:-5 --fps 30 --res 1080p --aspect 9:16 --tail --negative 模糊 --seconds 10",
+			Command{Prompt: "樱花", Camera: zoom(-5), FPS: 30, Resolution: 1080, Aspect: paimeng.AspectTall, Tail: true, Negative: "模糊", Seconds: 10}},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.in, err)
+			continue
+		}
+		if got.Camera.String() != tt.want.Camera.String() {
+			t.Errorf("Parse(%q) camera %q, want %q", tt.in, got.Camera.String(), tt.want.Camera.String())
+		}
+		got.Name, got.Args, got.Camera, tt.want.Camera = "", "", nil, nil
+		if got != tt.want {
+			t.Errorf("Parse(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseCameraAndOutputErrors(t *testing.T) {
+	for _, in := range []string{
+		"/gen x --camera zoom:11",
+		"/gen x --camera zoom",
+		"/gen x --camera spin:3",
+		"/gen x --camera sideways",
+		"/gen x --camera",
+		"/gen x camera:zoom:99",
+		"/gen x 镜头:zoom",
+		"/gen x 镜头:pan:abc",
+		"/gen x --fps 25",
+		"/gen x --fps 0",
+		"/gen x 帧率:60",
+		"/gen x --res 4k",
+		"/gen x --res 0",
+		"/gen x 分辨率:480p",
+		"/gen x --aspect 4:3",
+		"/gen x 比例:2:1",
+		"/gen x --tail=yes",
+		"/gen x --negative",
+		"/gen x --no --pro",
+		"/gen x --end 1",
+	} {
+		c, err := Parse(in)
+		if code := paimeng.ErrorCode(err); code != paimeng.EBadOption {
+			t.Errorf("Parse(%q) = %+v, code %q (err %v), want %s", in, c, code, err, paimeng.EBadOption)
+		}
+	}
+	long := "/gen x --negative " + strings.Repeat("糊", paimeng.MaxPromptRunes+1)
+	if _, err := Parse(long); paimeng.ErrorCode(err) != paimeng.EPromptTooLong {
+		t.Errorf("long negative prompt: %v", err)
+	}
+}
+
+func TestFillRequest(t *testing.T) {
+	c, err := Parse("/gen 樱花 --camera zoom:-5 --fps 30 --res 720p --aspect 1:1 --negative 模糊 --seconds 10 --seed 9 --pro --relax --tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := paimeng.Request{Image: []byte("img"), Prompt: "old"}
+	c.FillRequest(&req)
+	if req.Prompt != "樱花" || req.Seconds != 10 || req.Seed != 9 || req.Mode != paimeng.ModePro || req.Lane != paimeng.LaneRelax ||
+		req.Camera.String() != "zoom:-5" || req.FPS != 30 || req.Resolution != 720 || req.Aspect != paimeng.AspectSquare ||
+		req.NegativePrompt != "模糊" || string(req.Image) != "img" || req.Tail != nil || req.Shot != nil {
+		t.Errorf("request %+v", req)
+	}
+}
+
+func TestNegativeNote(t *testing.T) {
+	if NegativeNote(paimeng.LangEN, "  ") != "" {
+		t.Error("note without a negative prompt")
+	}
+	if n := NegativeNote(paimeng.LangEN, "blur"); !strings.Contains(n, "negative prompt") {
+		t.Errorf("en note %q", n)
+	}
+	if n := NegativeNote(paimeng.LangZH, "模糊"); !strings.Contains(n, "反向描述") {
+		t.Errorf("zh note %q", n)
 	}
 }

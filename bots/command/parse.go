@@ -56,6 +56,23 @@ type Command struct {
 	Tail       bool                   // --tail: a second picture is the end frame
 }
 
+// FillRequest copies the /gen options into req: prompt, seconds, seed,
+// mode, lane, camera control, fps, resolution, aspect and negative prompt.
+// The pictures (Tail says whether the front end should look for a second
+// one), the member and the reply state are the front end's to set.
+func (c Command) FillRequest(req *paimeng.Request) {
+	req.Prompt = c.Prompt
+	req.Seconds = c.Seconds
+	req.Seed = c.Seed
+	req.Mode = c.Mode
+	req.Lane = c.Lane
+	req.Camera = c.Camera
+	req.FPS = c.FPS
+	req.Resolution = c.Resolution
+	req.Aspect = c.Aspect
+	req.NegativePrompt = c.Negative
+}
+
 // Known reports whether the command is one of the names above.
 func (c Command) Known() bool {
 	switch c.Name {
@@ -70,14 +87,26 @@ func (c Command) Known() bool {
 // or "/gen@MyBot prompt". Text that is not a command yields an EINVALID
 // error. For /gen, the options are taken out of the prompt:
 //
-//	--seconds 5|10   also --seconds=10, seconds:10, 时长:10
-//	--seed N         also seed:42, 种子:42
-//	--mode std|pro   also --pro, --std, mode:pro, 模式:pro (标准, 专业)
-//	--relax, --fast  the queue lane; also --lane relax, lane:relax, 通道:慢速
+//	--seconds 5|10    also --seconds=10, seconds:10, 时长:10
+//	--seed N          also seed:42, 种子:42
+//	--mode std|pro    also --pro, --std, mode:pro, 模式:pro (标准, 专业)
+//	--relax, --fast   the queue lane; also --lane relax, lane:relax, 通道:慢速
+//	--camera C        a camera control (paimeng.ParseCameraControl): zoom:5,
+//	                  pan=-3, down_back; also --camera zoom 5, camera:zoom:5,
+//	                  镜头:pan:2, 运镜:down_back
+//	--fps 24|30       also fps:30, 帧率:30
+//	--res R           540p, 720p or 1080p; also --resolution, res:720p,
+//	                  分辨率:1080p, 清晰度:高清
+//	--aspect A        16:9, 9:16 or 1:1; also aspect:9:16, 比例:16:9, 画幅:1:1
+//	--tail            the platform's second picture is the end frame
+//	--negative words  what to avoid (also --no): every field up to the next
+//	                  option; the camera engine ignores it
 //
 // A leading "—" or "–", as phones type "--", also works. Lane and mode
-// words in the prose itself ("慢速", "relax") stay in the prompt. An
-// unknown --option or a bad value yields EBadOption and an over-long prompt
+// words in the prose itself ("慢速", "relax") stay in the prompt, and so
+// does "镜头:缓慢推近": the colon form of the camera only counts when its
+// value starts with an axis or camera type name. An unknown --option or a
+// bad value yields EBadOption and an over-long prompt or negative prompt
 // EPromptTooLong. On such errors the returned Command still carries Name,
 // Bot and Args, so a front end can tell whom the command was for. The
 // arguments of other commands are left in Args for Handler to read.
@@ -114,6 +143,9 @@ func (c *Command) parseGen() error {
 	if n := utf8.RuneCountInString(c.Prompt); n > paimeng.MaxPromptRunes {
 		return paimeng.Errorf(paimeng.EPromptTooLong, "prompt has %d runes, limit %d", n, paimeng.MaxPromptRunes)
 	}
+	if n := utf8.RuneCountInString(c.Negative); n > paimeng.MaxPromptRunes {
+		return paimeng.Errorf(paimeng.EPromptTooLong, "negative prompt has %d runes, limit %d", n, paimeng.MaxPromptRunes)
+	}
 	return nil
 }
 
@@ -132,12 +164,33 @@ func (c *Command) parseOptions(fields []string) ([]string, error) {
 				c.setFlag(flag)
 				continue
 			}
+			if optionName(key) == "negative" {
+				// Every field up to the next option.
+				words := []string{}
+				if hasVal && val != "" {
+					words = append(words, val)
+				}
+				for i+1 < len(fields) && !isOption(fields[i+1]) {
+					i++
+					words = append(words, fields[i])
+				}
+				if len(words) == 0 {
+					return nil, paimeng.Errorf(paimeng.EBadOption, "option --%s needs a value", key)
+				}
+				c.Negative = strings.TrimSpace(c.Negative + " " + strings.Join(words, " "))
+				continue
+			}
 			if !hasVal {
 				if i+1 >= len(fields) {
 					return nil, paimeng.Errorf(paimeng.EBadOption, "option --%s needs a value", key)
 				}
 				i++
 				val = fields[i]
+				// "--camera zoom 5": an axis and its value in two fields.
+				if optionName(key) == "camera" && isCameraAxis(val) && i+1 < len(fields) && isNumber(fields[i+1]) {
+					i++
+					val += ":" + fields[i]
+				}
 			}
 			if err := c.setOption(key, val); err != nil {
 				return nil, err
@@ -153,6 +206,50 @@ func (c *Command) parseOptions(fields []string) ([]string, error) {
 		rest = append(rest, f)
 	}
 	return rest, nil
+}
+
+// isOption reports whether a field is an option of either form, known or
+// not for the dash form.
+func isOption(f string) bool {
+	if _, ok := dashOption(f); ok {
+		return true
+	}
+	_, _, ok := colonOption(f)
+	return ok
+}
+
+// isCameraAxis reports whether s names one of the camera axes.
+func isCameraAxis(s string) bool {
+	s = strings.ToLower(s)
+	for _, a := range paimeng.CameraAxes {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}
+
+// cameraWord reports whether s starts with a camera axis or camera type
+// name ("zoom:5", "pan=-3", "down_back"), so that "镜头:缓慢推近" stays
+// prose.
+func cameraWord(s string) bool {
+	s = strings.ToLower(strings.NewReplacer("：", ":", "＝", "=").Replace(s))
+	if i := strings.IndexAny(s, ":="); i >= 0 {
+		s = s[:i]
+	}
+	if isCameraAxis(s) {
+		return true
+	}
+	switch paimeng.CameraType(strings.ReplaceAll(s, "-", "_")) {
+	case paimeng.CameraDownBack, paimeng.CameraForwardUp, paimeng.CameraRightTurnForward, paimeng.CameraLeftTurnForward:
+		return true
+	}
+	return false
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(strings.TrimPrefix(strings.NewReplacer("－", "-", "−", "-").Replace(s), "+"), 64)
+	return err == nil
 }
 
 // dashOption recognises "--name", "--name=value" and the dash forms phones
@@ -177,14 +274,24 @@ func dashOption(f string) (string, bool) {
 
 func isASCIILetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
-// colonOption recognises "seconds:10", "seed:42", "mode:pro" and
-// "lane:relax" (ASCII or full-width colon) for known option names only, so
-// ordinary prose with colons stays in the prompt.
+// colonOption recognises "seconds:10", "seed:42", "mode:pro",
+// "lane:relax", "camera:zoom:5", "fps:30", "res:720p" and "aspect:16:9"
+// (ASCII or full-width colon) for known option names only, so ordinary
+// prose with colons stays in the prompt. The negative prompt has no colon
+// form.
 func colonOption(f string) (key, val string, ok bool) {
 	f = strings.Replace(f, "：", ":", 1)
 	key, val, ok = strings.Cut(f, ":")
-	if !ok || val == "" || optionName(key) == "" {
+	if !ok || val == "" {
 		return "", "", false
+	}
+	switch optionName(key) {
+	case "", "negative":
+		return "", "", false
+	case "camera":
+		if !cameraWord(val) {
+			return "", "", false
+		}
 	}
 	return key, val, true
 }
@@ -201,6 +308,16 @@ func optionName(key string) string {
 		return "mode"
 	case "lane", "通道":
 		return "lane"
+	case "camera", "cam", "camera_control", "camera-control", "镜头", "运镜":
+		return "camera"
+	case "fps", "framerate", "frame-rate", "帧率":
+		return "fps"
+	case "res", "resolution", "分辨率", "清晰度":
+		return "resolution"
+	case "aspect", "aspect-ratio", "aspect_ratio", "ratio", "比例", "画幅":
+		return "aspect"
+	case "negative", "negative-prompt", "negative_prompt", "no":
+		return "negative"
 	}
 	return ""
 }
@@ -217,6 +334,8 @@ func flagName(key string) string {
 		return "relax"
 	case "fast":
 		return "fast"
+	case "tail", "end-frame", "endframe", "end_frame":
+		return "tail"
 	}
 	return ""
 }
@@ -231,6 +350,8 @@ func (c *Command) setFlag(flag string) {
 		c.Lane = paimeng.LaneRelax
 	case "fast":
 		c.Lane = paimeng.LaneFast
+	case "tail":
+		c.Tail = true
 	}
 }
 
@@ -293,8 +414,43 @@ func (c *Command) setOption(key, val string) error {
 			return paimeng.Errorf(paimeng.EBadOption, "lane must be fast or relax, got %q", val)
 		}
 		c.Lane = l
+	case "camera":
+		cc, err := paimeng.ParseCameraControl(val)
+		if err != nil {
+			return err
+		}
+		c.Camera = cc
+	case "fps":
+		n, ok := fpsValue(val)
+		if !ok {
+			return paimeng.Errorf(paimeng.EBadOption, "fps must be 24 or 30, got %q", val)
+		}
+		c.FPS = n
+	case "resolution":
+		n, err := paimeng.ParseResolution(val)
+		if err != nil {
+			return err
+		}
+		c.Resolution = n
+	case "aspect":
+		a, err := paimeng.ParseAspect(val)
+		if err != nil {
+			return err
+		}
+		c.Aspect = a
 	default:
 		return paimeng.Errorf(paimeng.EBadOption, "unknown option %q", key)
 	}
 	return nil
+}
+
+// fpsValue maps "30", "30fps" or "30帧" to 30; ok is false for anything
+// but 24 and 30.
+func fpsValue(s string) (int, bool) {
+	v := strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "fps"), "帧")
+	n, err := strconv.Atoi(v)
+	if err != nil || n == 0 || !paimeng.ValidFPS(n) {
+		return 0, false
+	}
+	return n, true
 }

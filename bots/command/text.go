@@ -10,27 +10,29 @@ import (
 
 // Message keys for Message.
 const (
-	KeyHelp             = "help"            // no args
-	KeyHint             = "hint"            // no args: an image arrived without /gen
-	KeyBalance          = "balance"         // balance int64
-	KeyQueued           = "queued"          // job id string, position int
-	KeyQueuedNoPos      = "queued_nopos"    // job id string
-	KeyStarted          = "started"         // job id string
-	KeyQueuedPrice      = "queued_price"    // job id string, position int, price text string (see QueuedPriceText)
-	KeyQueuedNoPosPrice = "queued_nopos_pr" // job id string, price text string
-	KeyStartedPrice     = "started_price"   // job id string, price text string
-	KeyPriceCharge      = "price_charge"    // price int64: "本次 20 积分"
-	KeyPriceFree        = "price_free"      // no args: "本次免费"
-	KeyProgress         = "progress"        // job id string, stage string, bar string
-	KeyDone             = "done"            // job id string
-	KeyFailed           = "failed"          // job id string
-	KeyCanceled         = "canceled"        // no args
-	KeyCaption          = "caption"         // prompt string, seed int64, balance int64
-	KeyCaptionNoCount   = "caption_nocount" // prompt string, seed int64
-	KeyDefaultPrompt    = "default_prompt"  // no args
-	KeyStageRender      = "stage_render"    // no args
-	KeyStageEncode      = "stage_encode"    // no args
-	KeyStageUpload      = "stage_upload"    // no args
+	KeyHelp             = "help"             // no args
+	KeyHint             = "hint"             // no args: an image arrived without /gen
+	KeyBalance          = "balance"          // balance int64
+	KeyQueued           = "queued"           // job id string, position int
+	KeyQueuedNoPos      = "queued_nopos"     // job id string
+	KeyStarted          = "started"          // job id string
+	KeyQueuedPrice      = "queued_price"     // job id string, position int, price text string (see QueuedPriceText)
+	KeyQueuedNoPosPrice = "queued_nopos_pr"  // job id string, price text string
+	KeyStartedPrice     = "started_price"    // job id string, price text string
+	KeyPriceCharge      = "price_charge"     // price int64: "本次 20 积分"
+	KeyPriceFree        = "price_free"       // no args: "本次免费"
+	KeyProgress         = "progress"         // job id string, stage string, bar string
+	KeyDone             = "done"             // job id string
+	KeyFailed           = "failed"           // job id string
+	KeyCanceled         = "canceled"         // no args
+	KeyCaption          = "caption"          // prompt string, seed int64, balance int64
+	KeyCaptionNoCount   = "caption_nocount"  // prompt string, seed int64
+	KeyDefaultPrompt    = "default_prompt"   // no args
+	KeyStageRender      = "stage_render"     // no args
+	KeyStageEncode      = "stage_encode"     // no args
+	KeyStageUpload      = "stage_upload"     // no args
+	KeyNegativeIgnored  = "negative_ignored" // no args: a note for the acknowledgement
+	KeyTailNeedsReply   = "tail_needs_reply" // no args: --tail without a first picture replied to
 )
 
 // CaptionPromptRunes is how much of a prompt a done caption quotes.
@@ -102,6 +104,11 @@ func catalog(key string) (zh, en string) {
 		return "编码", "encoding"
 	case KeyStageUpload:
 		return "上传", "uploading"
+	case KeyNegativeIgnored:
+		return "（反向描述暂不支持，已忽略。）", "(The negative prompt is not supported yet and was ignored.)"
+	case KeyTailNeedsReply:
+		return "--tail 需要两张图片：先发送第一帧图片，再用结束帧图片回复它，并在说明里写 /gen --tail 加描述。本次未扣除积分。",
+			"--tail needs two pictures: send the first frame, then reply to it with the end frame and the caption /gen --tail and a description. Nothing was charged."
 	}
 	return communityCatalog(key)
 }
@@ -114,6 +121,9 @@ const helpZH = `把一张图片变成几秒钟的短视频 🎬
 
 镜头词：推近、后拉、左移、右移、晃动、不动、暗转，可以组合，例如“先推近再暗转”。不写描述时使用默认镜头。
 选项：--seconds 5 或 10（视频时长，默认 5）；--pro 专业模式（更精细，更贵）；--relax 慢速通道（更便宜，空闲时生成）；--seed 42（固定随机数，相同输入得到相同视频）。
+镜头控制：--camera 轴:数值，数值 -10 到 10，例如 --camera zoom:-5。轴：horizontal 左右移（负左正右）、vertical 上下移（负下正上）、pan 上下转（负下正上）、tilt 左右转（负左正右）、roll 旋转（负逆时针正顺时针）、zoom 变焦（负推近正拉远）。也可以写组合运镜：down_back 下降后退、forward_up 前进上仰、right_turn_forward 右转前进、left_turn_forward 左转前进。写了 --camera 就不再读描述里的镜头词（晃动、暗转仍然有效）。
+输出：--fps 24 或 30；--res 540p、720p 或 1080p；--aspect 16:9、9:16 或 1:1。
+--tail 结束帧：用第二张图片回复第一张图片，说明写 /gen --tail（Discord 用 tail 选项），视频从第一张过渡到第二张。--negative 不想要的内容（暂不支持，会被忽略）。
 
 积分
 /balance 查看积分余额
@@ -142,6 +152,9 @@ or reply to an image with /gen and a description.
 
 Camera words: push in, pull back, pan left, pan right, shake, static, fade (Chinese works too: 推近, 后拉, 左移, 右移, 晃动, 不动, 暗转). Combine them, e.g. "push in then fade". Without a description a default move is used.
 Options: --seconds 5 or 10 (clip length, default 5); --pro (finer, costs more); --relax (cheaper, runs when there is room); --seed 42 (fixes randomness: same input, same video).
+Camera control: --camera axis:value, value from -10 to 10, e.g. --camera zoom:-5. Axes: horizontal (− left, + right), vertical (− down, + up), pan (turn − down, + up), tilt (turn − left, + right), roll (− counterclockwise, + clockwise), zoom (− closer, + wider). Or a combined move: down_back, forward_up, right_turn_forward, left_turn_forward. --camera replaces the camera words of the description (shake and fades still apply).
+Output: --fps 24 or 30; --res 540p, 720p or 1080p; --aspect 16:9, 9:16 or 1:1.
+--tail: reply to the first picture with a second one captioned /gen --tail (on Discord, the tail option); the clip travels from the first to the second. --negative what to avoid (not supported yet; ignored).
 
 Credits
 /balance shows your credit balance
@@ -196,8 +209,8 @@ func codeCatalog(code string) (zh, en string) {
 		return fmt.Sprintf("描述太长了，最多 %d 个字，请精简后再试。本次未扣除积分。", paimeng.MaxPromptRunes),
 			fmt.Sprintf("The description is too long (max %d characters). Please shorten it. Nothing was charged.", paimeng.MaxPromptRunes)
 	case paimeng.EBadOption:
-		return "选项有误：--seconds 只能是 5 或 10，--mode 是 std 或 pro，--seed 是非负整数；--pro、--relax、--fast 后面不带值；其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
-			"Bad option: --seconds must be 5 or 10, --mode std or pro, --seed a non-negative number; --pro, --relax and --fast take no value; other options are not known. Send /help for usage. Nothing was charged."
+		return "选项有误：--seconds 只能是 5 或 10，--mode 是 std 或 pro，--seed 是非负整数；--camera 写成 轴:数值（horizontal、vertical、pan、tilt、roll 或 zoom，-10 到 10，例如 zoom:-5）或 down_back、forward_up、right_turn_forward、left_turn_forward；--fps 是 24 或 30，--res 是 540p、720p 或 1080p，--aspect 是 16:9、9:16 或 1:1；--negative 后面要写内容；--pro、--relax、--fast、--tail 后面不带值；其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
+			"Bad option: --seconds must be 5 or 10, --mode std or pro, --seed a non-negative number; --camera is axis:value (horizontal, vertical, pan, tilt, roll or zoom, from -10 to 10, e.g. zoom:-5) or one of down_back, forward_up, right_turn_forward, left_turn_forward; --fps is 24 or 30, --res 540p, 720p or 1080p, --aspect 16:9, 9:16 or 1:1; --negative needs words after it; --pro, --relax, --fast and --tail take no value; other options are not known. Send /help for usage. Nothing was charged."
 	case paimeng.EInsufficient:
 		return "积分不足，无法生成这个视频。发送 /balance 查看余额。本次未扣除积分。",
 			"Not enough credits for this video. Send /balance to see your balance. Nothing was charged."
@@ -325,4 +338,13 @@ func DoneCaption(lang paimeng.Lang, prompt string, seed, balance int64) string {
 		return Message(lang, KeyCaptionNoCount, prompt, seed)
 	}
 	return Message(lang, KeyCaption, prompt, seed, balance)
+}
+
+// NegativeNote is the note for an acknowledgement when the request had a
+// negative prompt (accepted and ignored by the camera engine), or "".
+func NegativeNote(lang paimeng.Lang, negative string) string {
+	if strings.TrimSpace(negative) == "" {
+		return ""
+	}
+	return Message(lang, KeyNegativeIgnored)
 }
