@@ -544,3 +544,29 @@ func TestNegativeNote(t *testing.T) {
 		t.Errorf("zh note %q", n)
 	}
 }
+
+func TestCameraOption(t *testing.T) {
+	for _, tt := range []struct {
+		in, camera, words string
+		bad               bool
+	}{
+		{"", "", "", false},
+		{"zoom:5", "zoom:5", "", false},
+		{" Pan -3 ", "pan:-3", "", false},
+		{"down-back", "down_back", "", false},
+		{"推近", "", "推近", false},
+		{"pan left", "", "pan left", false},
+		{"slow push in", "", "slow push in", false},
+		{"zoom:11", "", "", true},
+		{"tilt=abc", "", "", true},
+		{"zoom", "", "", true},
+	} {
+		c, words, err := CameraOption(tt.in)
+		if (err != nil) != tt.bad || c.String() != tt.camera || words != tt.words {
+			t.Errorf("CameraOption(%q) = %q, %q, %v", tt.in, c.String(), words, err)
+		}
+		if err != nil && paimeng.ErrorCode(err) != paimeng.EBadOption {
+			t.Errorf("CameraOption(%q) code %q", tt.in, paimeng.ErrorCode(err))
+		}
+	}
+}

@@ -247,6 +247,26 @@ func cameraWord(s string) bool {
 	return false
 }
 
+// CameraOption reads a free-form camera field such as Discord's camera
+// option: a camera control ("zoom:5", "pan -3", "down_back") is returned as
+// c; camera words ("推近", "pan left") come back as words for the prompt;
+// a value that starts with an axis or type name but is not a valid
+// control ("zoom:11", "zoom") is an EBadOption error.
+func CameraOption(s string) (c *paimeng.CameraControl, words string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, "", nil
+	}
+	c, err = paimeng.ParseCameraControl(s)
+	if err == nil {
+		return c, "", nil
+	}
+	if cameraWord(s) {
+		return nil, "", err
+	}
+	return nil, s, nil
+}
+
 func isNumber(s string) bool {
 	_, err := strconv.ParseFloat(strings.TrimPrefix(strings.NewReplacer("－", "-", "−", "-").Replace(s), "+"), 64)
 	return err == nil

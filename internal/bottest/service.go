@@ -97,6 +97,7 @@ func NewHandler(s *Service, admins ...paimeng.Identity) *command.Handler {
 func clone(j *paimeng.Job) *paimeng.Job {
 	c := *j
 	c.Reply = slices.Clone(j.Reply)
+	c.Shot.Moves = slices.Clone(j.Shot.Moves)
 	return &c
 }
 
@@ -153,7 +154,9 @@ func (s *Service) FailNext(err error) {
 }
 
 // Submit records the request and creates a queued job j001, j002, …,
-// keeping its image under the job's ImageKey.
+// keeping its image under the job's ImageKey and its end frame, if any,
+// under TailKey. A bad camera control or output option is refused as the
+// real submitter refuses it.
 func (s *Service) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Job, error) {
 	s.slow()
 	s.mu.Lock()
@@ -173,6 +176,7 @@ func (s *Service) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Jo
 	defer s.mu.Unlock()
 	r := *req
 	r.Image = slices.Clone(req.Image)
+	r.Tail = slices.Clone(req.Tail)
 	s.requests = append(s.requests, r)
 	if err := s.failNext; err != nil {
 		s.failNext = nil
@@ -186,6 +190,12 @@ func (s *Service) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Jo
 	}
 	if _, ok := s.banned[s.walletLocked(req.Identity)]; ok {
 		return nil, paimeng.Errorf(paimeng.EBanned, "banned")
+	}
+	if err := req.Camera.Validate(); err != nil {
+		return nil, err
+	}
+	if err := paimeng.CheckVideoOptions(req.FPS, req.Resolution, req.Aspect); err != nil {
+		return nil, err
 	}
 	seconds := req.Seconds
 	if seconds == 0 {
@@ -223,6 +233,22 @@ func (s *Service) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Jo
 		Price:    price,
 		Reply:    slices.Clone(req.Reply),
 		ImageKey: "in/" + req.IdempotencyKey,
+
+		FPS:        cmp.Or(req.FPS, paimeng.DefaultFPS),
+		Resolution: req.Resolution,
+		Aspect:     req.Aspect,
+	}
+	// The real submitter also reads the prompt's camera words; here the
+	// shot is the rerun's or the camera control's.
+	if req.Shot != nil {
+		j.Shot = *req.Shot
+		j.Shot.Moves = slices.Clone(req.Shot.Moves)
+	} else {
+		j.Shot = paimeng.Shot{}.WithControl(req.Camera)
+	}
+	if len(req.Tail) > 0 {
+		j.TailKey = "tail/" + req.IdempotencyKey
+		s.blobs[j.TailKey] = slices.Clone(req.Tail)
 	}
 	j.CreatedAt = time.Now()
 	s.jobs[j.ID] = j
