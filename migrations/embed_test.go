@@ -80,11 +80,23 @@ func TestUpDownUp(t *testing.T) {
 				if !strings.Contains(buf.String(), "applied") || !strings.Contains(buf.String(), "00001_init.sql") {
 					t.Fatalf("status:\n%s", buf.String())
 				}
+				if !hasColumns(t, db, "jobs", cameraColumns...) {
+					t.Fatal("after up: jobs lacks the camera columns")
+				}
 				if err := migrations.Down(ctx, db, d); err != nil {
 					t.Fatalf("down %d: %v", i, err)
 				}
-				if n := count(); n != 6 {
+				if n := count(); n != 9 {
 					t.Fatalf("after one down: %d tables", n)
+				}
+				if hasColumns(t, db, "jobs", cameraColumns[:1]...) {
+					t.Fatal("after one down: jobs still has shot")
+				}
+				if err := migrations.DownTo(ctx, db, d, 1); err != nil {
+					t.Fatalf("down to 1 %d: %v", i, err)
+				}
+				if n := count(); n != 6 {
+					t.Fatalf("after down to 1: %d tables", n)
 				}
 				if err := migrations.DownTo(ctx, db, d, 0); err != nil {
 					t.Fatalf("down to 0 %d: %v", i, err)
@@ -98,4 +110,19 @@ func TestUpDownUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cameraColumns are the jobs columns added by 00003_camera.sql.
+var cameraColumns = []string{"shot", "tail_key", "fps", "resolution", "aspect"}
+
+// hasColumns reports whether table has every one of cols, read from a
+// query that selects them.
+func hasColumns(t *testing.T, db *sql.DB, table string, cols ...string) bool {
+	t.Helper()
+	rows, err := db.Query("SELECT " + strings.Join(cols, ", ") + " FROM " + table + " WHERE 1 = 0")
+	if err != nil {
+		return false
+	}
+	rows.Close()
+	return true
 }
