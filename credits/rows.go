@@ -1,6 +1,9 @@
 package credits
 
 import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/paimeng/paimeng"
@@ -68,7 +71,12 @@ type jobRow struct {
 	Private        bool       `gorm:"column:private"`
 	Price          int64      `gorm:"column:price"`
 	HoldID         int64      `gorm:"column:hold_id"`
+	Shot           shotColumn `gorm:"column:shot"`
+	FPS            int        `gorm:"column:fps"`
+	Resolution     int        `gorm:"column:resolution"`
+	Aspect         string     `gorm:"column:aspect"`
 	ImageKey       string     `gorm:"column:image_key"`
+	TailKey        string     `gorm:"column:tail_key"`
 	VideoKey       string     `gorm:"column:video_key"`
 	PosterKey      string     `gorm:"column:poster_key"`
 	ErrorCode      string     `gorm:"column:error_code"`
@@ -83,6 +91,47 @@ type jobRow struct {
 }
 
 func (jobRow) TableName() string { return "jobs" }
+
+// shotColumn stores a paimeng.Shot as JSON text; the zero Shot is stored
+// as an empty string.
+type shotColumn paimeng.Shot
+
+// Value implements driver.Valuer.
+func (c shotColumn) Value() (driver.Value, error) {
+	s := paimeng.Shot(c)
+	if !s.Static && s.Shake == 0 && !s.Walk && len(s.Moves) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("shot: %w", err)
+	}
+	return string(b), nil
+}
+
+// Scan implements sql.Scanner.
+func (c *shotColumn) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("shot: cannot scan %T", v)
+	}
+	*c = shotColumn{}
+	if len(b) == 0 {
+		return nil
+	}
+	var s paimeng.Shot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("shot: %w", err)
+	}
+	*c = shotColumn(s)
+	return nil
+}
 
 // Ledger entry kinds.
 const (
@@ -186,7 +235,12 @@ func toJob(r *jobRow) *paimeng.Job {
 		Private:      r.Private,
 		Price:        r.Price,
 		HoldID:       r.HoldID,
+		Shot:         paimeng.Shot(r.Shot),
+		FPS:          r.FPS,
+		Resolution:   r.Resolution,
+		Aspect:       paimeng.Aspect(r.Aspect),
 		ImageKey:     r.ImageKey,
+		TailKey:      r.TailKey,
 		VideoKey:     r.VideoKey,
 		PosterKey:    r.PosterKey,
 		ErrorCode:    r.ErrorCode,
@@ -209,7 +263,10 @@ func toJobs(rows []jobRow) []*paimeng.Job {
 }
 
 func fromJob(j *paimeng.Job, idemKey string) *jobRow {
-	mode, lane := j.Mode, j.Lane
+	mode, lane, fps := j.Mode, j.Lane, j.FPS
+	if fps == 0 {
+		fps = paimeng.DefaultFPS
+	}
 	if mode == "" {
 		mode = paimeng.ModeStd
 	}
@@ -232,7 +289,12 @@ func fromJob(j *paimeng.Job, idemKey string) *jobRow {
 		Private:        j.Private,
 		Price:          j.Price,
 		HoldID:         j.HoldID,
+		Shot:           shotColumn(j.Shot),
+		FPS:            fps,
+		Resolution:     j.Resolution,
+		Aspect:         string(j.Aspect),
 		ImageKey:       j.ImageKey,
+		TailKey:        j.TailKey,
 		VideoKey:       j.VideoKey,
 		PosterKey:      j.PosterKey,
 		ErrorCode:      j.ErrorCode,
