@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,17 @@ func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p 
 	if err != nil {
 		return nil, err
 	}
+	var tail image.Image
+	if len(in.Tail) > 0 {
+		// A bad end frame is the member's to fix: keep DecodeImage's code.
+		if tail, _, err = DecodeImage(in.Tail); err != nil {
+			return nil, fmt.Errorf("media: end frame: %w", err)
+		}
+	}
+	side, ok := paimeng.ResolutionSide(in.Resolution)
+	if !ok {
+		return nil, paimeng.Errorf(paimeng.EBadOption, "media: resolution %d is not 540, 720 or 1080", in.Resolution)
+	}
 	name := in.Engine
 	if name == "" {
 		name = r.def
@@ -55,7 +67,10 @@ func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p 
 	if !ok {
 		return nil, paimeng.Errorf(paimeng.EUnknownEngine, "media: unknown engine %q", name)
 	}
-	gi := &paimeng.GenInput{Image: img, Prompt: in.Prompt, Seconds: in.Seconds, Seed: in.Seed}
+	gi := &paimeng.GenInput{
+		Image: img, Prompt: in.Prompt, Seconds: in.Seconds, Seed: in.Seed, MaxSide: side,
+		Shot: in.Shot, Tail: tail, FPS: in.FPS, Aspect: in.Aspect,
+	}
 	spec, err := eng.Plan(gi)
 	if err != nil {
 		return nil, engineErr(name, "plan", err)
