@@ -560,6 +560,10 @@ func TestCameraOption(t *testing.T) {
 		{"zoom:11", "", "", true},
 		{"tilt=abc", "", "", true},
 		{"zoom", "", "", true},
+		{"spin:3", "", "", true},
+		{"down_up", "", "", true},
+		{"Spin=3", "", "", true},
+		{"镜头：推近", "", "镜头：推近", false},
 	} {
 		c, words, err := CameraOption(tt.in)
 		if (err != nil) != tt.bad || c.String() != tt.camera || words != tt.words {

@@ -250,8 +250,8 @@ func cameraWord(s string) bool {
 // CameraOption reads a free-form camera field such as Discord's camera
 // option: a camera control ("zoom:5", "pan -3", "down_back") is returned as
 // c; camera words ("推近", "pan left") come back as words for the prompt;
-// a value that starts with an axis or type name but is not a valid
-// control ("zoom:11", "zoom") is an EBadOption error.
+// a value that is meant as a control but is not a valid one ("zoom:11",
+// "spin=3", "down_up", "zoom") is an EBadOption error.
 func CameraOption(s string) (c *paimeng.CameraControl, words string, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -261,7 +261,7 @@ func CameraOption(s string) (c *paimeng.CameraControl, words string, err error) 
 	if err == nil {
 		return c, "", nil
 	}
-	if cameraWord(s) {
+	if cameraWord(s) || isASCIILetter(s[0]) && strings.ContainsAny(s, ":=_：＝") {
 		return nil, "", err
 	}
 	return nil, s, nil

@@ -282,8 +282,11 @@ func TestGenAcknowledgesBeforeSubmitting(t *testing.T) {
 	if !bytes.Equal(r.Image, img) {
 		t.Errorf("image is %d bytes, want the attachment's %d", len(r.Image), len(img))
 	}
-	if r.Prompt != "镜头缓慢推近 zoom:5" || r.Seconds != 10 || r.Mode != paimeng.ModePro || r.Seed != 42 || r.Lane != paimeng.LaneRelax {
+	if r.Prompt != "镜头缓慢推近" || r.Seconds != 10 || r.Mode != paimeng.ModePro || r.Seed != 42 || r.Lane != paimeng.LaneRelax {
 		t.Errorf("prompt %q seconds %d mode %q seed %d lane %q", r.Prompt, r.Seconds, r.Mode, r.Seed, r.Lane)
+	}
+	if r.Camera.String() != "zoom:5" || r.Tail != nil || r.FPS != 0 || r.Resolution != 0 || r.Aspect != "" || r.Shot != nil {
+		t.Errorf("camera %q tail %d bytes fps %d resolution %d aspect %q shot %v", r.Camera.String(), len(r.Tail), r.FPS, r.Resolution, r.Aspect, r.Shot)
 	}
 	var st map[string]any
 	if err := json.Unmarshal(r.Reply, &st); err != nil {
@@ -737,7 +740,7 @@ func TestCommandsRegistered(t *testing.T) {
 	for _, o := range gen.Options {
 		opts = append(opts, o.Name)
 	}
-	if want := []string{"image", "prompt", "seconds", "mode", "relax", "seed", "camera", "negative"}; !slices.Equal(opts, want) {
+	if want := []string{"image", "prompt", "seconds", "mode", "relax", "seed", "camera", "negative", "tail", "fps", "resolution", "aspect"}; !slices.Equal(opts, want) {
 		t.Errorf("gen options %v", opts)
 	}
 	if o := gen.Options[0]; o.Type != discordgo.ApplicationCommandOptionAttachment || !o.Required {
@@ -748,6 +751,25 @@ func TestCommandsRegistered(t *testing.T) {
 	}
 	if o := gen.Options[5]; o.MinValue == nil || *o.MinValue != 0 {
 		t.Errorf("seed minimum %v", o.MinValue)
+	}
+	if o := gen.Options[8]; o.Type != discordgo.ApplicationCommandOptionAttachment || o.Required {
+		t.Errorf("tail option %+v", o)
+	}
+	choices := func(o *discordgo.ApplicationCommandOption) []any {
+		var v []any
+		for _, c := range o.Choices {
+			v = append(v, c.Value)
+		}
+		return v
+	}
+	if got := choices(gen.Options[9]); !slices.Equal(got, []any{float64(24), float64(30)}) {
+		t.Errorf("fps choices %v", got)
+	}
+	if got := choices(gen.Options[10]); !slices.Equal(got, []any{"540p", "720p", "1080p"}) {
+		t.Errorf("resolution choices %v", got)
+	}
+	if got := choices(gen.Options[11]); !slices.Equal(got, []any{"16:9", "9:16", "1:1"}) {
+		t.Errorf("aspect choices %v", got)
 	}
 	if len(e.srv.Commands("")) != 0 {
 		t.Error("commands also registered globally")
@@ -842,7 +864,9 @@ func TestGenRefusals(t *testing.T) {
 	att := e.srv.AddAttachment(channelID, "huge.png", "image/png", pngImage())
 	att.Size = paimeng.MaxImageBytes + 1
 	raw, in := e.srv.CommandInteraction(enMember, guildID, channelID, "gen", map[string]any{"image": att})
-	e.post(raw, in)
+	if a := e.post(raw, in); a.Type != 4 || a.flags() != 64 {
+		t.Errorf("answer %+v, want an ephemeral message", a)
+	}
 	e.originalText(in, command.CodeText(paimeng.LangEN, paimeng.EImageTooLarge))
 	if n := len(e.srv.CallsTo("GET", "/attachments/")); n != 0 {
 		t.Errorf("%d downloads of an over-size attachment", n)
@@ -985,4 +1009,117 @@ func TestRerunRefusedFromChannelMessage(t *testing.T) {
 		t.Errorf("owner's answer %+v", a)
 	}
 	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 2 }, "rerun by the owner")
+}
+
+func TestGenCameraTailAndOutput(t *testing.T) {
+	e := newEnv(t)
+	img, tail := pngImage(), append(pngImage(), 0) // two different pictures
+	in, j := e.gen(discordtest.GenArgs{User: enMember, Image: img, Tail: tail, Prompt: "cherry blossoms", Camera: "zoom:-5", FPS: 30,
+		Resolution: "1080p", Aspect: "9:16", Seed: 5})
+	r := e.svc.Submits()[0]
+	if !bytes.Equal(r.Image, img) || !bytes.Equal(r.Tail, tail) {
+		t.Errorf("image %d bytes, tail %d bytes", len(r.Image), len(r.Tail))
+	}
+	if r.Camera.String() != "zoom:-5" || r.FPS != 30 || r.Resolution != 1080 || r.Aspect != paimeng.AspectTall || r.Prompt != "cherry blossoms" {
+		t.Errorf("camera %q fps %d resolution %d aspect %q prompt %q", r.Camera.String(), r.FPS, r.Resolution, r.Aspect, r.Prompt)
+	}
+	if j.TailKey == "" || j.Shot.Moves[0].Zoom != -5 || j.FPS != 30 {
+		t.Fatalf("job %+v", j)
+	}
+
+	// Rerun: the same camera script, end frame and output options.
+	e.deliver(e.succeed(j.ID, mp4(100)))
+	video := e.original(in, "video", func(m discordtest.Message) bool { return len(m.Files) == 1 })
+	raw, click := e.srv.ComponentInteraction(enMember, guildID, channelID, video.ID, "pm:rerun:"+j.ID)
+	e.post(raw, click)
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 2 }, "rerun submitted")
+	r = e.svc.Submits()[1]
+	if r.Shot == nil || len(r.Shot.Moves) != 1 || r.Shot.Moves[0].Zoom != -5 || r.Camera != nil {
+		t.Errorf("rerun shot %+v camera %v", r.Shot, r.Camera)
+	}
+	if !bytes.Equal(r.Image, img) || !bytes.Equal(r.Tail, tail) || r.FPS != 30 || r.Resolution != 1080 || r.Aspect != paimeng.AspectTall || r.Seed != 5 {
+		t.Errorf("rerun image %d tail %d fps %d resolution %d aspect %q seed %d", len(r.Image), len(r.Tail), r.FPS, r.Resolution, r.Aspect, r.Seed)
+	}
+
+	// A rerun of a job without an end frame or a stored shot reads its prompt again.
+	e.deliver(e.succeed("j002", mp4(100)))
+	_, j3 := e.gen(discordtest.GenArgs{User: enMember, Prompt: "pan left"})
+	e.deliver(e.succeed(j3.ID, mp4(100)))
+	e.svc.Update(j3.ID, func(j *paimeng.Job) { j.Shot = paimeng.Shot{} })
+	raw, click = e.srv.ComponentInteraction(enMember, guildID, channelID, video.ID, "pm:seed:"+j3.ID)
+	e.post(raw, click)
+	e.srv.WaitFor(t, func() bool { return e.svc.JobCount() == 4 }, "second rerun submitted")
+	if r := e.svc.Submits()[3]; r.Shot != nil || r.Tail != nil || r.Prompt != "pan left" || r.Seed != 0 {
+		t.Errorf("rerun without a shot: shot %v tail %d prompt %q seed %d", r.Shot, len(r.Tail), r.Prompt, r.Seed)
+	}
+}
+
+func TestGenOptionsInPrompt(t *testing.T) {
+	e := newEnv(t)
+	raw, in := e.srv.GenInteraction(discordtest.GenArgs{User: zhMember, GuildID: guildID, ChannelID: channelID, Image: pngImage(),
+		Prompt: "樱花 --camera down_back --fps 30 --res 720p --aspect 1:1 --negative 模糊", Camera: "推近"})
+	e.post(raw, in)
+	e.srv.WaitFor(t, func() bool { return len(e.svc.Submits()) == 1 }, "submit")
+	j := e.job("j001")
+	// The negative prompt written in the prompt gets the note too.
+	e.originalText(in, command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price)+"\n"+command.Message(paimeng.LangZH, command.KeyNegativeIgnored))
+	r := e.svc.Submits()[0]
+	if r.Prompt != "樱花 推近" || r.Camera.String() != "down_back" || r.FPS != 30 || r.Resolution != 720 || r.Aspect != paimeng.AspectSquare || r.NegativePrompt != "模糊" {
+		t.Errorf("prompt %q camera %q fps %d resolution %d aspect %q negative %q", r.Prompt, r.Camera.String(), r.FPS, r.Resolution, r.Aspect, r.NegativePrompt)
+	}
+	// The command's own options win over those in the prompt.
+	raw, in = e.srv.GenInteraction(discordtest.GenArgs{User: zhMember, GuildID: guildID, ChannelID: channelID, Image: pngImage(),
+		Prompt: "x --camera zoom:3 --fps 30", Camera: "pan:-2", FPS: 24})
+	e.post(raw, in)
+	e.srv.WaitFor(t, func() bool { return len(e.svc.Submits()) == 2 }, "second submit")
+	if r := e.svc.Submits()[1]; r.Camera.String() != "pan:-2" || r.FPS != 24 || r.Prompt != "x" {
+		t.Errorf("camera %q fps %d prompt %q", r.Camera.String(), r.FPS, r.Prompt)
+	}
+	e.originalText(in, command.QueuedPriceText(paimeng.LangZH, "j002", 2, e.job("j002").Price))
+}
+
+func TestGenBadOptionsRefusedAtOnce(t *testing.T) {
+	e := newEnv(t)
+	before, _ := e.svc.Account(context.Background(), identity(enMember))
+	for _, tc := range []struct {
+		args discordtest.GenArgs
+		want string
+	}{
+		{discordtest.GenArgs{Camera: "zoom:11"}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{Camera: "spin:3"}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{Prompt: "x --camera zoom"}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{Prompt: "x --fps 25"}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{FPS: 60}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{Resolution: "4k"}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{Aspect: "4:3"}, command.CodeText(paimeng.LangEN, paimeng.EBadOption)},
+		{discordtest.GenArgs{Tail: []byte("%PDF-1.4")}, command.CodeText(paimeng.LangEN, paimeng.EImageFormat)},
+		{discordtest.GenArgs{Prompt: "x --tail"}, "Please attach the end frame with /gen's tail option. Nothing was charged."},
+	} {
+		a := tc.args
+		a.User, a.GuildID, a.ChannelID, a.Image = enMember, guildID, channelID, pngImage()
+		raw, in := e.srv.GenInteraction(a)
+		got := e.post(raw, in)
+		if got.Type != 4 || got.flags() != 64 || got.Data == nil || got.Data.Content != tc.want {
+			t.Errorf("%+v: answer %+v, want an ephemeral %q", tc.args, got, tc.want)
+		}
+		// The same interaction again (Discord retries) gets the same answer.
+		if again := e.post(raw, in); again.Type != 4 || again.Data == nil || again.Data.Content != tc.want {
+			t.Errorf("%+v: repeated answer %+v", tc.args, again)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(e.svc.Submits()); n != 0 {
+		t.Errorf("%d submits", n)
+	}
+	if n := len(e.srv.CallsTo("GET", "/attachments/")); n != 0 {
+		t.Errorf("%d downloads", n)
+	}
+	if after, _ := e.svc.Account(context.Background(), identity(enMember)); after.Balance != before.Balance {
+		t.Errorf("balance %d → %d", before.Balance, after.Balance)
+	}
+	// In Chinese.
+	raw, in := e.srv.GenInteraction(discordtest.GenArgs{User: zhMember, GuildID: guildID, ChannelID: channelID, Image: pngImage(), Camera: "zoom:-12"})
+	if got := e.post(raw, in); got.Data == nil || got.Data.Content != command.CodeText(paimeng.LangZH, paimeng.EBadOption) {
+		t.Errorf("zh answer %+v", got)
+	}
 }

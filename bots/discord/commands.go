@@ -17,6 +17,10 @@ const (
 	optSeed     = "seed"
 	optCamera   = "camera"
 	optNegative = "negative"
+	optTail     = "tail"
+	optFPS      = "fps"
+	optRes      = "resolution"
+	optAspect   = "aspect"
 	optCode     = "code"
 	optID       = "id"
 	optBoard    = "board"
@@ -83,10 +87,28 @@ func Commands() []*discordgo.ApplicationCommand {
 	seed.MinValue, seed.MaxValue = &zero, maxSeed
 	prompt := option(discordgo.ApplicationCommandOptionString, optPrompt, words{"描述", "prompt"}, words{"镜头描述，例如：镜头缓慢推近", "Camera move, e.g. slow push in"}, false)
 	prompt.MaxLength = 2500
-	camera := option(discordgo.ApplicationCommandOptionString, optCamera, words{"镜头", "camera"}, words{"镜头词（推近、后拉、左移…）或 zoom:5 这样的写法", "Camera words (push in, pan left…) or zoom:5"}, false)
+	camera := option(discordgo.ApplicationCommandOptionString, optCamera, words{"镜头", "camera"}, words{"zoom:-5 这样的镜头控制（轴 -10 到 10）、down_back 等组合运镜，或镜头词", "A camera control like zoom:-5 (axis -10 to 10), a move like down_back, or camera words"}, false)
 	camera.MaxLength = 200
 	negative := option(discordgo.ApplicationCommandOptionString, optNegative, words{"反向描述", "negative"}, words{"不想要的内容（暂不支持，会被忽略）", "What to avoid (not supported yet; ignored)"}, false)
 	negative.MaxLength = 500
+	tail := option(discordgo.ApplicationCommandOptionAttachment, optTail, words{"结束帧", "tail"}, words{"结束帧图片：视频从第一张图过渡到这张", "End frame: the clip travels from the image to this one"}, false)
+	fps := option(discordgo.ApplicationCommandOptionInteger, optFPS, words{"帧率", "fps"}, words{"每秒帧数，默认 24", "Frames per second (default 24)"}, false)
+	fps.Choices = []*discordgo.ApplicationCommandOptionChoice{
+		choice(24, words{"24 帧", "24 fps"}),
+		choice(30, words{"30 帧", "30 fps"}),
+	}
+	res := option(discordgo.ApplicationCommandOptionString, optRes, words{"分辨率", "resolution"}, words{"输出分辨率，默认跟随图片大小（最长边不超过 1280）", "Output resolution (default: the picture's size, longest side at most 1280)"}, false)
+	res.Choices = []*discordgo.ApplicationCommandOptionChoice{
+		choice("540p", words{"540p", "540p"}),
+		choice("720p", words{"720p", "720p"}),
+		choice("1080p", words{"1080p", "1080p"}),
+	}
+	aspect := option(discordgo.ApplicationCommandOptionString, optAspect, words{"比例", "aspect"}, words{"画面比例，默认保持图片原样", "Frame shape (default: the picture's own)"}, false)
+	aspect.Choices = []*discordgo.ApplicationCommandOptionChoice{
+		choice("16:9", words{"16:9 横屏", "16:9 landscape"}),
+		choice("9:16", words{"9:16 竖屏", "9:16 portrait"}),
+		choice("1:1", words{"1:1 方形", "1:1 square"}),
+	}
 
 	board := option(discordgo.ApplicationCommandOptionString, optBoard, words{"榜单", "board"}, words{"作品、积分或点赞榜", "Videos, credits spent or likes"}, false)
 	board.Choices = []*discordgo.ApplicationCommandOptionChoice{
@@ -106,7 +128,7 @@ func Commands() []*discordgo.ApplicationCommand {
 			option(discordgo.ApplicationCommandOptionAttachment, optImage, words{"图片", "image"}, words{"JPEG、PNG 或 WebP 图片", "A JPEG, PNG or WebP picture"}, true),
 			prompt, seconds, mode,
 			option(discordgo.ApplicationCommandOptionBoolean, optRelax, words{"慢速", "relax"}, words{"慢速通道：更便宜，空闲时生成", "Relax lane: cheaper, runs when there is room"}, false),
-			seed, camera, negative),
+			seed, camera, negative, tail, fps, res, aspect),
 		slash(command.Balance, words{"余额", "balance"}, words{"查看积分余额", "Show your credit balance"}),
 		slash(command.Price, words{"价格", "price"}, words{"查看价格表", "Show the prices"}),
 		slash(command.Daily, words{"签到", "daily"}, words{"每日签到领积分", "Daily check-in for free credits"}),

@@ -110,8 +110,9 @@ func leadingMention(s string) string {
 	return id
 }
 
-// rerun queues the job again for its owner: the same image, prompt,
-// length, mode and lane, with the same seed or (newSeed) a new one.
+// rerun queues the job again for its owner: the same image and end frame,
+// prompt, camera script, length, mode, lane, frame rate, resolution and
+// aspect, with the same seed or (newSeed) a new one.
 func (b *Bot) rerun(ctx context.Context, ev *event, m member, jobID string, newSeed bool) {
 	st := b.replyOf(ev, m)
 	log := b.log.With("user", m.id.String(), "interaction_id", ev.in.ID, "source_job_id", jobID, "new_seed", newSeed)
@@ -135,24 +136,47 @@ func (b *Bot) rerun(ctx context.Context, ev *event, m member, jobID string, newS
 		b.refuse(ctx, log, st, m.lang, fmt.Errorf("discord: image of job %s: %w", jobID, err))
 		return
 	}
+	var tail []byte
+	if src.TailKey != "" {
+		if tail, err = b.readBlob(ctx, src.TailKey, paimeng.MaxImageBytes); err != nil {
+			b.refuse(ctx, log, st, m.lang, fmt.Errorf("discord: end frame of job %s: %w", jobID, err))
+			return
+		}
+	}
 	seed := src.Seed
 	if newSeed {
 		seed = 0
 	}
-	b.submit(ctx, log, st, m, &paimeng.Request{
+	req := &paimeng.Request{
 		Identity:       m.id,
 		DisplayName:    m.name,
 		Lang:           m.lang,
 		IdempotencyKey: "discord:" + ev.in.ID,
 		Image:          image,
+		Tail:           tail,
 		Prompt:         src.Prompt,
 		Seconds:        src.Seconds,
 		Seed:           seed,
 		Engine:         src.Engine,
 		Mode:           src.Mode,
 		Lane:           src.Lane,
+		FPS:            src.FPS,
+		Resolution:     src.Resolution,
+		Aspect:         src.Aspect,
 		Reply:          st.marshal(),
-	}, "")
+	}
+	// The same camera script, not a new reading of the prompt. A job
+	// without one (made before shots were stored) reads its prompt again.
+	if shotSet(src.Shot) {
+		shot := src.Shot
+		req.Shot = &shot
+	}
+	b.submit(ctx, log, st, m, req, "")
+}
+
+// shotSet reports whether a job's camera script was stored.
+func shotSet(s paimeng.Shot) bool {
+	return s.Static || s.Walk || s.Shake != 0 || len(s.Moves) > 0
 }
 
 // readBlob reads a whole blob of at most limit bytes.

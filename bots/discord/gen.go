@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -16,7 +17,8 @@ import (
 )
 
 // gen turns /gen into a job and edits the acknowledgement into the price
-// and queue position, or a clear error.
+// and queue position, or a clear error. Its options were checked when the
+// interaction arrived (see readGen).
 func (b *Bot) gen(ctx context.Context, log *slog.Logger, ev *event, m member, st replyState, data discordgo.ApplicationCommandInteractionData) {
 	req, note, err := b.genRequest(ctx, m, st, data)
 	if err != nil {
@@ -39,32 +41,71 @@ func (b *Bot) refuse(ctx context.Context, log *slog.Logger, st replyState, lang 
 	}
 }
 
-// genRequest reads /gen's options and downloads its image. The returned
-// note is appended to the acknowledgement.
-func (b *Bot) genRequest(ctx context.Context, m member, st replyState, data discordgo.ApplicationCommandInteractionData) (*paimeng.Request, string, error) {
+// genSpec is /gen as read from the interaction, before any download.
+type genSpec struct {
+	image *discordgo.MessageAttachment
+	tail  *discordgo.MessageAttachment // the end frame, or nil
+	cmd   command.Command
+}
+
+// genRefusal is a /gen that readGen refused: the member sees text (only
+// they do), nothing is charged.
+type genRefusal struct {
+	err  error
+	text string
+}
+
+// readGen reads /gen's options and attachments without any I/O, so that
+// a bad option or attachment is refused in the interaction's own answer.
+// Options written into the prompt (--camera zoom:5, 时长:10) work as in
+// every front end; the command's own options win over them. The camera
+// option is a camera control when it reads as one (zoom:-5, down_back) and
+// camera words for the prompt otherwise.
+func readGen(lang paimeng.Lang, data discordgo.ApplicationCommandInteractionData) (*genSpec, *genRefusal) {
+	bad := func(err error) (*genSpec, *genRefusal) {
+		return nil, &genRefusal{err: err, text: command.ErrorText(lang, err)}
+	}
 	opts := optionMap(data.Options)
-	att := attachmentOf(data, opts)
-	if att == nil {
-		return nil, "", paimeng.Errorf(paimeng.ENoImage, "no attachment")
+	image := attachmentOf(data, opts)
+	if image == nil {
+		return bad(paimeng.Errorf(paimeng.ENoImage, "no attachment"))
 	}
-	if !imageAttachment(att) {
-		return nil, "", paimeng.Errorf(paimeng.EImageFormat, "attachment %q is %q", att.Filename, att.ContentType)
+	if err := checkAttachment(image); err != nil {
+		return bad(err)
 	}
-	if att.Size > paimeng.MaxImageBytes {
-		return nil, "", paimeng.Errorf(paimeng.EImageTooLarge, "attachment size %d", att.Size)
+	var tail *discordgo.MessageAttachment
+	if id := stringOpt(opts, optTail); id != "" {
+		if data.Resolved != nil {
+			tail = data.Resolved.Attachments[id]
+		}
+		if tail == nil {
+			return bad(paimeng.Errorf(paimeng.ENoImage, "tail attachment %s not resolved", id))
+		}
+		if err := checkAttachment(tail); err != nil {
+			return bad(err)
+		}
 	}
 
-	// The camera option is prompt text for now; options written into the
-	// prompt (--seed 42, 时长:10) work as in every front end, and the
-	// command's own options win.
-	prompt := strings.TrimSpace(stringOpt(opts, optPrompt) + " " + stringOpt(opts, optCamera))
-	cmd, err := command.Parse("/gen " + prompt)
+	camera, words, err := command.CameraOption(stringOpt(opts, optCamera))
 	if err != nil {
-		return nil, "", err
+		return bad(err)
 	}
-	if n, ok, bad := intOpt(opts, optSeconds); ok {
-		if bad || (n != 5 && n != 10) {
-			return nil, "", paimeng.Errorf(paimeng.EBadOption, "seconds must be 5 or 10")
+	cmd, err := command.Parse("/gen " + stringOpt(opts, optPrompt))
+	if err != nil {
+		return bad(err)
+	}
+	if camera != nil {
+		cmd.Camera = camera
+	}
+	if words != "" {
+		cmd.Prompt = strings.TrimSpace(cmd.Prompt + " " + strings.Join(strings.Fields(words), " "))
+		if n := utf8.RuneCountInString(cmd.Prompt); n > paimeng.MaxPromptRunes {
+			return bad(paimeng.Errorf(paimeng.EPromptTooLong, "prompt and camera words have %d runes", n))
+		}
+	}
+	if n, ok, isBad := intOpt(opts, optSeconds); ok {
+		if isBad || (n != 5 && n != 10) {
+			return bad(paimeng.Errorf(paimeng.EBadOption, "seconds must be 5 or 10"))
 		}
 		cmd.Seconds = int(n)
 	}
@@ -75,7 +116,7 @@ func (b *Bot) genRequest(ctx context.Context, m member, st replyState, data disc
 		case "pro":
 			cmd.Mode = paimeng.ModePro
 		default:
-			return nil, "", paimeng.Errorf(paimeng.EBadOption, "mode %q", s)
+			return bad(paimeng.Errorf(paimeng.EBadOption, "mode %q", s))
 		}
 	}
 	if relax, ok := boolOpt(opts, optRelax); ok {
@@ -84,37 +125,88 @@ func (b *Bot) genRequest(ctx context.Context, m member, st replyState, data disc
 			cmd.Lane = paimeng.LaneRelax
 		}
 	}
-	if n, ok, bad := intOpt(opts, optSeed); ok {
-		if bad || n < 0 {
-			return nil, "", paimeng.Errorf(paimeng.EBadOption, "seed must be a non-negative integer")
+	if n, ok, isBad := intOpt(opts, optSeed); ok {
+		if isBad || n < 0 {
+			return bad(paimeng.Errorf(paimeng.EBadOption, "seed must be a non-negative integer"))
 		}
 		cmd.Seed = n
 	}
-	note := ""
-	if strings.TrimSpace(stringOpt(opts, optNegative)) != "" {
-		note = text(m.lang, keyNegativeIgnored)
+	if n, ok, isBad := intOpt(opts, optFPS); ok {
+		if isBad || n == 0 || !paimeng.ValidFPS(int(n)) {
+			return bad(paimeng.Errorf(paimeng.EBadOption, "fps must be 24 or 30"))
+		}
+		cmd.FPS = int(n)
 	}
+	if s := strings.TrimSpace(stringOpt(opts, optRes)); s != "" {
+		n, err := paimeng.ParseResolution(s)
+		if err != nil {
+			return bad(err)
+		}
+		cmd.Resolution = n
+	}
+	if s := strings.TrimSpace(stringOpt(opts, optAspect)); s != "" {
+		a, err := paimeng.ParseAspect(s)
+		if err != nil {
+			return bad(err)
+		}
+		cmd.Aspect = a
+	}
+	if s := strings.TrimSpace(stringOpt(opts, optNegative)); s != "" {
+		cmd.Negative = s
+	}
+	if cmd.Tail && tail == nil {
+		return nil, &genRefusal{err: paimeng.Errorf(paimeng.EBadOption, "--tail without a tail attachment"), text: text(lang, keyTailOption)}
+	}
+	return &genSpec{image: image, tail: tail, cmd: cmd}, nil
+}
 
-	image, err := b.download(ctx, att)
+// checkAttachment refuses an attachment that is not a picture or is over
+// the size limit by its own word.
+func checkAttachment(a *discordgo.MessageAttachment) error {
+	if !imageAttachment(a) {
+		return paimeng.Errorf(paimeng.EImageFormat, "attachment %q is %q", a.Filename, a.ContentType)
+	}
+	if a.Size > paimeng.MaxImageBytes {
+		return paimeng.Errorf(paimeng.EImageTooLarge, "attachment size %d", a.Size)
+	}
+	return nil
+}
+
+// genRequest reads /gen's options and downloads its image and end frame.
+// The returned note is appended to the acknowledgement.
+func (b *Bot) genRequest(ctx context.Context, m member, st replyState, data discordgo.ApplicationCommandInteractionData) (*paimeng.Request, string, error) {
+	spec, refusal := readGen(m.lang, data)
+	if refusal != nil {
+		return nil, "", refusal.err
+	}
+	image, err := b.download(ctx, spec.image)
 	if err != nil {
 		return nil, "", err
 	}
-	return &paimeng.Request{
+	var tail []byte
+	if spec.tail != nil {
+		if tail, err = b.download(ctx, spec.tail); err != nil {
+			return nil, "", err
+		}
+	}
+	req := &paimeng.Request{
 		Identity:    m.id,
 		DisplayName: m.name,
 		Lang:        m.lang,
 		Image:       image,
-		Prompt:      cmd.Prompt,
-		Seconds:     cmd.Seconds,
-		Seed:        cmd.Seed,
-		Mode:        cmd.Mode,
-		Lane:        cmd.Lane,
+		Tail:        tail,
 		Reply:       st.marshal(),
-	}, note, nil
+	}
+	spec.cmd.FillRequest(req)
+	note := ""
+	if n := command.NegativeNote(m.lang, req.NegativePrompt); n != "" {
+		note = "\n" + n
+	}
+	return req, note, nil
 }
 
 // attachmentOf returns /gen's image: the attachment its option names, or
-// the only attachment resolved.
+// the only attachment resolved when that is not the end frame.
 func attachmentOf(data discordgo.ApplicationCommandInteractionData, opts map[string]*discordgo.ApplicationCommandInteractionDataOption) *discordgo.MessageAttachment {
 	if data.Resolved == nil || len(data.Resolved.Attachments) == 0 {
 		return nil
@@ -123,8 +215,10 @@ func attachmentOf(data discordgo.ApplicationCommandInteractionData, opts map[str
 		return data.Resolved.Attachments[id]
 	}
 	if len(data.Resolved.Attachments) == 1 {
-		for _, a := range data.Resolved.Attachments {
-			return a
+		for id, a := range data.Resolved.Attachments {
+			if id != stringOpt(opts, optTail) {
+				return a
+			}
 		}
 	}
 	return nil

@@ -181,6 +181,21 @@ func (b *Bot) route(ev *event) (resp *interactionResponse, work func(ctx context
 			return nil, nil, false
 		}
 		resp = deferred(ephemeralCommand(data.Name))
+		if data.Name == command.Gen {
+			// A bad option or attachment is refused at once, to the member
+			// only; nothing is downloaded or charged.
+			if _, refusal := readGen(paimeng.LangFromCode(string(in.Locale)), data); refusal != nil {
+				fresh := b.fresh(in.ID)
+				if fresh {
+					log := b.log.With("interaction_id", in.ID)
+					if m, ok := memberOf(in); ok {
+						log = log.With("user", m.id.String())
+					}
+					log.Info("request refused", "command", data.Name, "code", paimeng.ErrorCode(refusal.err), "err", refusal.err)
+				}
+				return ephemeralText(refusal.text), nil, !fresh
+			}
+		}
 		if !b.fresh(in.ID) {
 			b.log.Info("repeated interaction", "interaction_id", in.ID)
 			return resp, nil, true

@@ -8,22 +8,23 @@ import (
 
 // Keys of the texts only the Discord front end shows.
 const (
-	keyNegativeIgnored = "negative_ignored" // no args
-	keyNotOwner        = "not_owner"        // no args
-	keyVideoLink       = "video_link"       // url string
-	keyVideoTooLarge   = "video_too_large"  // no args
-	keyRerunLabel      = "rerun_label"      // no args
-	keySeedLabel       = "seed_label"       // no args
-	keyLikeLabel       = "like_label"       // no args
-	keyButtonExpired   = "button_expired"   // no args
+	keyTailOption    = "tail_option"     // no args
+	keyNotOwner      = "not_owner"       // no args
+	keyVideoLink     = "video_link"      // url string
+	keyVideoTooLarge = "video_too_large" // no args
+	keyRerunLabel    = "rerun_label"     // no args
+	keySeedLabel     = "seed_label"      // no args
+	keyLikeLabel     = "like_label"      // no args
+	keyButtonExpired = "button_expired"  // no args
 )
 
 // text returns the Discord text for key in lang, formatted with args.
 func text(lang paimeng.Lang, key string, args ...any) string {
 	var zh, en string
 	switch key {
-	case keyNegativeIgnored:
-		zh, en = "\n（反向描述暂不支持，已忽略。）", "\n(The negative prompt is not supported yet and was ignored.)"
+	case keyTailOption:
+		zh, en = "结束帧图片请用 /gen 的“结束帧”（tail）选项上传。本次未扣除积分。",
+			"Please attach the end frame with /gen's tail option. Nothing was charged."
 	case keyNotOwner:
 		zh, en = "只有这个作品的主人可以重新生成或换种子，本次未扣除积分。想要自己的视频？使用 /gen 上传一张图片。",
 			"Only the creator of this video can rerun it or try a new seed; nothing was charged. Want your own? Use /gen with a picture."

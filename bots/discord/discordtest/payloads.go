@@ -51,6 +51,9 @@ type GenArgs struct {
 	Seed                  int64
 	Camera, Negative      string
 	Relax                 bool
+	Tail                  []byte // nil: no tail option; named "tail.png", type detected
+	FPS                   int
+	Resolution, Aspect    string
 	AttachmentSizeLimit   int // 0 → 10 MiB (10485760)
 }
 
@@ -176,8 +179,8 @@ func (s *Server) PingInteraction() []byte {
 // GenInteraction builds the /gen slash command (type 2) Discord sends: the
 // options image (type 11, an attachment served by the server's CDN and
 // listed in data.resolved.attachments), prompt (3), seconds (4), mode
-// (3), seed (4), camera (3), negative (3) and relax (5), each only when
-// set; the member (or, in a DM, the user), guild_id, channel and
+// (3), seed (4), camera (3), negative (3), relax (5), tail (11), fps (4),
+// resolution (3) and aspect (3), each only when set; the member (or, in a DM, the user), guild_id, channel and
 // channel_id, locale, app_permissions, attachment_size_limit, a fresh
 // token and a fresh snowflake id. The interaction is registered with the
 // server, so its callback and webhook routes work.
@@ -196,6 +199,14 @@ func (s *Server) GenInteraction(a GenArgs) ([]byte, *discordgo.Interaction) {
 		att := s.addAttachment(a.ChannelID, name, ct, a.Image)
 		opts = append(opts, option{"image", discordgo.ApplicationCommandOptionAttachment, att.ID})
 		resolved = map[string]any{"attachments": map[string]any{att.ID: att}}
+	}
+	if a.Tail != nil {
+		att := s.addAttachment(a.ChannelID, "tail.png", http.DetectContentType(a.Tail), a.Tail)
+		opts = append(opts, option{"tail", discordgo.ApplicationCommandOptionAttachment, att.ID})
+		if resolved == nil {
+			resolved = map[string]any{"attachments": map[string]any{}}
+		}
+		resolved["attachments"].(map[string]any)[att.ID] = att
 	}
 	if a.Prompt != "" {
 		opts = append(opts, option{"prompt", discordgo.ApplicationCommandOptionString, a.Prompt})
@@ -217,6 +228,15 @@ func (s *Server) GenInteraction(a GenArgs) ([]byte, *discordgo.Interaction) {
 	}
 	if a.Relax {
 		opts = append(opts, option{"relax", discordgo.ApplicationCommandOptionBoolean, true})
+	}
+	if a.FPS != 0 {
+		opts = append(opts, option{"fps", discordgo.ApplicationCommandOptionInteger, a.FPS})
+	}
+	if a.Resolution != "" {
+		opts = append(opts, option{"resolution", discordgo.ApplicationCommandOptionString, a.Resolution})
+	}
+	if a.Aspect != "" {
+		opts = append(opts, option{"aspect", discordgo.ApplicationCommandOptionString, a.Aspect})
 	}
 	return s.commandInteraction(a.User, a.GuildID, a.ChannelID, "gen", opts, resolved, a.AttachmentSizeLimit)
 }
