@@ -17,67 +17,63 @@ import (
 
 // Clip defaults.
 const (
-	CameraFPS      = 24
 	DefaultSeconds = 5
 	MaxSeconds     = 10
 	DefaultMaxSide = 1280
+	// Level of detail for a view that shrinks the picture by σ: log2 σ,
+	// plus up to lodBias more (reached at log2 σ = lodRamp) so that
+	// detail just above the output's Nyquist frequency is filtered rather
+	// than aliased, while views at 1:1 stay sharp.
+	lodBias = 0.5
+	lodRamp = 0.5
 )
 
 // CameraOptions configures the camera-motion engine. Zero values pick defaults.
 type CameraOptions struct {
-	// Workers is how many frames are sampled at once, each by its own
-	// single-threaded ONNX Runtime run. The default, one less than the
-	// cores (at least one), leaves a core to the encoder that consumes them.
+	// Workers is how many frames are rendered at once; default one per
+	// core. Workers wait while the encoder catches up, so they never take
+	// time from it.
 	Workers int
-	MaxSide int // longest output side when GenInput.MaxSide is 0; default 1280
+	MaxSide int // longest output side when GenInput.MaxSide is 0, never upscaling; default 1280
 }
 
-// CameraEngine animates a still with a camera move read from the prompt:
-// push in, pull back, pan, tilt, handheld shake, fade to black. The warp is a
-// bilinear crop-and-resize per frame run by ONNX Runtime on the Y'CbCr planes
-// of the still, so frames come out as yuv420p bytes ready for the encoder.
+// CameraEngine animates a still with a virtual camera: a perspective
+// camera over the picture plane that travels, turns, rolls, zooms, orbits
+// and shakes as the shot says (see shot.go), with fades and an optional
+// dissolve to an end frame. The still is converted once per job to
+// BT.709 Y'CbCr planes at the resolution the tightest view needs (ONNX
+// Runtime, antialiased); a mip pyramid of those planes is then sampled per
+// frame through the frame's homography by a fixed-point trilinear renderer
+// that writes yuv420p straight into the encoder's buffers, several frames
+// at once. refGraph is the same renderer in ONNX, the reference it is
+// tested against.
 type CameraEngine struct {
 	opt  CameraOptions
 	prep *ort.DynamicAdvancedSession
-	warp *ort.DynamicAdvancedSession
-	fade *ort.DynamicAdvancedSession
 }
 
 var _ paimeng.Engine = (*CameraEngine)(nil)
 
-// NewCameraEngine builds the engine's graphs and sessions; InitORT must have
-// succeeded first. Sessions are shared by all jobs; Close releases them.
+// NewCameraEngine builds the engine's preparation graph; InitORT must have
+// succeeded first. The session is shared by all jobs; Close releases it.
 func NewCameraEngine(opts CameraOptions) (*CameraEngine, error) {
 	if !ort.IsInitialized() {
 		return nil, ErrORTNotInitialized
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = max(1, runtime.NumCPU()-1)
+		opts.Workers = runtime.NumCPU()
 	}
 	if opts.MaxSide <= 0 {
 		opts.MaxSide = DefaultMaxSide
 	}
 	e := &CameraEngine{opt: opts}
 	var err error
-	// The still is prepared once per job with every core; frames are
-	// sampled by parallel single-threaded runs, which scale better than
-	// splitting one small resize across threads.
 	if e.prep, err = e.session(prepGraph, runtime.NumCPU(), []string{"rgba", "size_y", "size_c"}, []string{"y", "uv"}); err != nil {
-		return nil, err
-	}
-	ins := []string{"y", "uv", "roi_y", "roi_c", "size_y", "size_c"}
-	outs := []string{"y_out", "uv_out"}
-	if e.warp, err = e.session(func() ([]byte, error) { return warpGraph(false) }, 1, ins, outs); err != nil {
-		e.Close()
-		return nil, err
-	}
-	if e.fade, err = e.session(func() ([]byte, error) { return warpGraph(true) }, 1, append(ins, "gain"), outs); err != nil {
-		e.Close()
 		return nil, err
 	}
 	// One tiny clip so the first job does not pay for kernel setup.
 	warm := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	if err := e.Generate(context.Background(), &paimeng.GenInput{Image: warm, Prompt: "push in, fade out", Seconds: 1}, discard{}, nil); err != nil {
+	if err := e.Generate(context.Background(), &paimeng.GenInput{Image: warm, Seconds: 1}, discard{}, nil); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("inference: warm up: %w", err)
 	}
@@ -100,7 +96,7 @@ func (e *CameraEngine) session(build func() ([]byte, error), threads int, in, ou
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("inference: inter-op threads: %w", err)
 	}
-	// Idle workers must not spin: the encoder needs the same cores.
+	// Idle threads must not spin: the encoder needs the same cores.
 	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 		return nil, fmt.Errorf("inference: session config: %w", err)
 	}
@@ -115,108 +111,220 @@ type discard struct{}
 
 func (discard) WriteFrame([]byte) error { return nil }
 
-// Close releases the sessions.
+// Close releases the session.
 func (e *CameraEngine) Close() error {
-	var errs []error
-	for _, s := range []*ort.DynamicAdvancedSession{e.prep, e.warp, e.fade} {
-		if s != nil {
-			errs = append(errs, s.Destroy())
-		}
+	if e.prep == nil {
+		return nil
 	}
-	e.prep, e.warp, e.fade = nil, nil, nil
-	return errors.Join(errs...)
+	err := e.prep.Destroy()
+	e.prep = nil
+	return err
 }
 
 // Name implements paimeng.Engine.
 func (e *CameraEngine) Name() string { return "camera" }
 
-// Plan implements paimeng.Engine: 24 fps yuv420p, aspect kept, longest side
-// at most MaxSide (never upscaled), even dimensions.
+// layout is a clip's output geometry: the frame and the content rect the
+// picture fills (the rest is letterbox).
+type layout struct {
+	spec    paimeng.VideoSpec
+	content rect
+}
+
+// Plan implements paimeng.Engine: yuv420p at 24 fps (or 30), even
+// dimensions, the picture's aspect kept. The longest side is GenInput.MaxSide
+// exactly when set (a resolution preset), else the picture's own size up to
+// the engine's MaxSide. With an Aspect the frame takes that shape at the same
+// longest side and the picture is letterboxed into it.
 func (e *CameraEngine) Plan(in *paimeng.GenInput) (paimeng.VideoSpec, error) {
+	l, err := e.layout(in)
+	return l.spec, err
+}
+
+func (e *CameraEngine) layout(in *paimeng.GenInput) (layout, error) {
 	if in == nil || in.Image == nil {
-		return paimeng.VideoSpec{}, paimeng.Errorf(paimeng.ENoImage, "inference: no image")
+		return layout{}, paimeng.Errorf(paimeng.ENoImage, "inference: no image")
 	}
 	secs := in.Seconds
 	if secs == 0 {
 		secs = DefaultSeconds
 	}
 	if secs < 1 || secs > MaxSeconds {
-		return paimeng.VideoSpec{}, paimeng.Errorf(paimeng.EBadOption, "inference: seconds %d out of range 1..%d", in.Seconds, MaxSeconds)
+		return layout{}, paimeng.Errorf(paimeng.EBadOption, "inference: seconds %d out of range 1..%d", in.Seconds, MaxSeconds)
 	}
-	maxSide := in.MaxSide
-	if maxSide <= 0 {
-		maxSide = e.opt.MaxSide
+	fps := in.FPS
+	if fps == 0 {
+		fps = paimeng.DefaultFPS
+	}
+	if !paimeng.ValidFPS(fps) {
+		return layout{}, paimeng.Errorf(paimeng.EBadOption, "inference: fps %d is not 24 or 30", in.FPS)
+	}
+	ratio := in.Aspect.Ratio()
+	if in.Aspect != paimeng.AspectKeep && ratio == 0 {
+		return layout{}, paimeng.Errorf(paimeng.EBadOption, "inference: aspect %q is not 16:9, 9:16 or 1:1", in.Aspect)
 	}
 	b := in.Image.Bounds()
-	w, h := outputSize(b.Dx(), b.Dy(), maxSide)
-	if w < 2 || h < 2 {
-		return paimeng.VideoSpec{}, paimeng.Errorf(paimeng.EImageTooSmall, "inference: image %dx%d too small", b.Dx(), b.Dy())
+	side := in.MaxSide
+	if side <= 0 {
+		side = min(e.opt.MaxSide, max(b.Dx(), b.Dy()))
 	}
-	return paimeng.VideoSpec{Width: w, Height: h, FPS: CameraFPS, Frames: secs * CameraFPS, PixFmt: paimeng.PixYUV420P}, nil
+	w, h := outputSize(b.Dx(), b.Dy(), side)
+	content := rect{0, 0, w, h}
+	if ratio > 0 {
+		if ratio >= 1 {
+			w, h = even(float64(side)), even(float64(side)/ratio)
+		} else {
+			w, h = even(float64(side)*ratio), even(float64(side))
+		}
+		content.w, content.h = outputSize(b.Dx(), b.Dy(), side)
+		if content.w > w {
+			content.w, content.h = w, even(float64(w)*float64(b.Dy())/float64(b.Dx()))
+		}
+		if content.h > h {
+			content.w, content.h = even(float64(h)*float64(b.Dx())/float64(b.Dy())), h
+		}
+		content.x, content.y = ((w-content.w)/2)&^1, ((h-content.h)/2)&^1
+	}
+	if content.w < 2 || content.h < 2 {
+		return layout{}, paimeng.Errorf(paimeng.EImageTooSmall, "inference: image %dx%d too small", b.Dx(), b.Dy())
+	}
+	spec := paimeng.VideoSpec{Width: w, Height: h, FPS: fps, Frames: secs * fps, PixFmt: paimeng.PixYUV420P}
+	return layout{spec: spec, content: content}, nil
 }
 
+// outputSize scales w×h so the longest side is maxSide, with even sides.
 func outputSize(w, h, maxSide int) (int, int) {
-	s := math.Min(1, float64(maxSide)/float64(max(w, h)))
-	return even(float64(w) * s), even(float64(h) * s)
+	s := float64(maxSide) / float64(max(w, h))
+	return max(2, even(float64(w)*s)), max(2, even(float64(h)*s))
 }
 
 // even rounds down to an even integer after rounding to the nearest.
 func even(v float64) int { return int(math.Round(v)) &^ 1 }
 
-// frameJob is one frame's sampling boxes.
-type frameJob struct {
-	roiY, roiUV [8]float32
-	gain        [3]float32
-	faded       bool
+// clipPlan is a planned clip: per-frame parameters and the working size.
+type clipPlan struct {
+	frames []frameParams
+	ws, hs int // level-0 plane size
+	levels int
+}
+
+// plan works out every frame's homography, level of detail, fade and
+// dissolve, and the working resolution of the picture.
+func plan(in *paimeng.GenInput, l layout) clipPlan {
+	b := in.Image.Bounds()
+	v := view{aspect: float64(b.Dx()) / float64(b.Dy()), wo: l.content.w, ho: l.content.h}
+	vw, vh := v.viewSize()
+	cams := shotPath(effectiveShot(in.Shot), l.spec.Frames, l.spec.FPS, in.Seed, vw, vh, in.Tail != nil)
+	k := v.coverZoom(cams)
+	worlds := make([]mat3, len(cams))
+	// The working size: enough pixels for the tightest view anywhere in the
+	// clip, never more than the picture has.
+	toSrc := v.worldToPixels(b.Dx(), b.Dy())
+	minStep := math.Inf(1)
+	for i, c := range cams {
+		worlds[i] = v.toWorld(c.pose, k)
+		hs := toSrc.mul(worlds[i])
+		for _, pt := range [5][2]float64{{0.5, 0.5}, {0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+			minStep = math.Min(minStep, scaleAt(hs, pt[0]*float64(v.wo), pt[1]*float64(v.ho)))
+		}
+	}
+	r := 1.0
+	if minStep > 1 {
+		r = 1 / minStep
+	}
+	p := clipPlan{frames: make([]frameParams, len(cams))}
+	p.ws = max(2, even(float64(b.Dx())*r))
+	p.hs = max(2, even(float64(b.Dy())*r))
+	toWork := v.worldToPixels(p.ws, p.hs)
+	maxLod := 0.0
+	for i, c := range cams {
+		hy := toWork.mul(worlds[i])
+		lod := lodFor(scaleAt(hy, float64(v.wo)/2, float64(v.ho)/2))
+		maxLod = math.Max(maxLod, lod)
+		p.frames[i] = frameParams{
+			hy:   hy,
+			hc:   mat3{0.5, 0, 0, 0, 0.5, 0, 0, 0, 1}.mul(hy).mul(mat3{2, 0, 0, 0, 2, 0, 0, 0, 1}),
+			lod:  lod,
+			gain: c.gain,
+			tail: c.tail,
+			rect: l.content,
+		}
+	}
+	// Levels down to the one the widest view needs, while the chroma
+	// planes keep at least two pixels.
+	p.levels = 1
+	for float64(p.levels-1) < math.Floor(maxLod)+1 && min(p.ws, p.hs)>>(p.levels+1) >= 2 {
+		p.levels++
+	}
+	return p
+}
+
+// lodFor is the level of detail for a sampling step of sigma source pixels
+// per output pixel.
+func lodFor(sigma float64) float64 {
+	l := math.Log2(sigma)
+	if !(l > 0) {
+		return 0
+	}
+	return l + lodBias*math.Min(1, l/lodRamp)
 }
 
 // Generate implements paimeng.Engine.
 func (e *CameraEngine) Generate(ctx context.Context, in *paimeng.GenInput, sink paimeng.FrameSink, progress func(done, total int)) error {
-	spec, err := e.Plan(in)
+	l, err := e.layout(in)
 	if err != nil {
 		return err
 	}
-	if e.warp == nil {
+	if e.prep == nil {
 		return errors.New("inference: camera engine closed")
 	}
-	m := ParseMotion(in.Prompt)
-	path := m.path(spec.Frames, spec.FPS, in.Seed, spec.Width)
-
-	// Working planes: the still at the resolution the tightest view needs.
-	zmax := 1.0
-	for _, s := range path {
-		zmax = math.Max(zmax, s.zoom)
-	}
-	ws, hs := workingSize(in.Image.Bounds(), spec, zmax, m.moves())
-	planes, err := e.prepare(in.Image, ws, hs)
+	p := plan(in, l)
+	a, err := e.pyramid(in.Image, p)
 	if err != nil {
 		return err
 	}
-	defer destroyAll(planes)
-
-	jobs := make([]frameJob, len(path))
-	for i, s := range path {
-		jobs[i] = frameBoxes(s, ws, hs, spec.Width, spec.Height)
+	var b *pyramid
+	if in.Tail != nil {
+		if b, err = e.pyramid(coverCrop(in.Tail, in.Image.Bounds()), p); err != nil {
+			return err
+		}
 	}
-	return e.render(ctx, spec, jobs, planes, sink, progress)
+	return e.render(ctx, l.spec, p.frames, a, b, sink, progress)
 }
 
-// workingSize picks the resolution the still is resampled to once per job:
-// enough pixels for the tightest view, never more than the source has. A
-// moving camera needs planes strictly larger than the output on both axes
-// (ONNX Runtime ignores the crop box on an axis whose scale is exactly 1).
-func workingSize(b image.Rectangle, spec paimeng.VideoSpec, zmax float64, moving bool) (int, int) {
-	if !moving {
-		return spec.Width, spec.Height
+// coverCrop returns the centred part of img with the shape of ref.
+func coverCrop(img image.Image, ref image.Rectangle) image.Image {
+	b := img.Bounds()
+	want := float64(ref.Dx()) / float64(ref.Dy())
+	w, h := b.Dx(), b.Dy()
+	if float64(w)/float64(h) > want {
+		w = max(1, int(math.Round(float64(h)*want)))
+	} else {
+		h = max(1, int(math.Round(float64(w)/want)))
 	}
-	ws := min(even(float64(b.Dx())), even(math.Ceil(float64(spec.Width)*zmax)))
-	ws = max(ws, spec.Width+2)
-	hs := max(even(float64(ws)*float64(b.Dy())/float64(b.Dx())), spec.Height+2)
-	return ws, hs
+	r := image.Rect(0, 0, w, h).Add(b.Min).Add(image.Pt((b.Dx()-w)/2, (b.Dy()-h)/2))
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(dst, dst.Bounds(), img, r.Min, draw.Src)
+	return dst
 }
 
-// prepare converts the still to working Y and UV planes of size ws×hs.
-func (e *CameraEngine) prepare(img image.Image, ws, hs int) ([]ort.Value, error) {
+// pyramid converts img to BT.709 planes of the plan's working size and
+// builds the levels the plan needs.
+func (e *CameraEngine) pyramid(img image.Image, p clipPlan) (*pyramid, error) {
+	y, uv, err := e.prepare(img, p.ws, p.hs)
+	if err != nil {
+		return nil, err
+	}
+	cs := (p.ws / 2) * (p.hs / 2)
+	return newPyramid(
+		plane{pix: y, w: p.ws, h: p.hs},
+		plane{pix: uv[:cs], w: p.ws / 2, h: p.hs / 2},
+		plane{pix: uv[cs:], w: p.ws / 2, h: p.hs / 2},
+		p.levels), nil
+}
+
+// prepare converts the still to Y and UV planes of size ws×hs.
+func (e *CameraEngine) prepare(img image.Image, ws, hs int) (y, uv []byte, err error) {
 	b := img.Bounds()
 	rgba, ok := img.(*image.RGBA)
 	if !ok || rgba.Stride != 4*b.Dx() {
@@ -225,77 +333,35 @@ func (e *CameraEngine) prepare(img image.Image, ws, hs int) ([]ort.Value, error)
 	}
 	src, err := ort.NewTensor(ort.NewShape(1, int64(b.Dy()), int64(b.Dx()), 4), rgba.Pix)
 	if err != nil {
-		return nil, fmt.Errorf("inference: input tensor: %w", err)
+		return nil, nil, fmt.Errorf("inference: input tensor: %w", err)
 	}
 	defer src.Destroy()
 	sizeY, err := ort.NewTensor(ort.NewShape(4), []int64{1, int64(hs), int64(ws), 4})
 	if err != nil {
-		return nil, fmt.Errorf("inference: size tensor: %w", err)
+		return nil, nil, fmt.Errorf("inference: size tensor: %w", err)
 	}
 	defer sizeY.Destroy()
 	sizeC, err := ort.NewTensor(ort.NewShape(4), []int64{1, int64(hs / 2), int64(ws / 2), 4})
 	if err != nil {
-		return nil, fmt.Errorf("inference: size tensor: %w", err)
+		return nil, nil, fmt.Errorf("inference: size tensor: %w", err)
 	}
 	defer sizeC.Destroy()
-	var planes []ort.Value
-	for _, shp := range []ort.Shape{ort.NewShape(1, 1, int64(hs), int64(ws)), ort.NewShape(1, 2, int64(hs/2), int64(ws/2))} {
-		t, err := ort.NewEmptyTensor[uint8](shp)
-		if err != nil {
-			destroyAll(planes)
-			return nil, fmt.Errorf("inference: plane tensor: %w", err)
-		}
-		planes = append(planes, t)
+	y = make([]byte, ws*hs)
+	uv = make([]byte, 2*(ws/2)*(hs/2))
+	ty, err := ort.NewTensor(ort.NewShape(1, 1, int64(hs), int64(ws)), y)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inference: plane tensor: %w", err)
 	}
-	if err := e.prep.Run([]ort.Value{src, sizeY, sizeC}, planes); err != nil {
-		destroyAll(planes)
-		return nil, fmt.Errorf("inference: prepare still: %w", err)
+	defer ty.Destroy()
+	tc, err := ort.NewTensor(ort.NewShape(1, 2, int64(hs/2), int64(ws/2)), uv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inference: plane tensor: %w", err)
 	}
-	return planes, nil
-}
-
-// frameBoxes maps a camera state to Resize boxes. Output pixel x samples
-// source index u = a + b·x (pixel centres at integers); tf_crop_and_resize
-// takes that as roi start a/(L-1) and end (a + b·(O-1))/(L-1).
-func frameBoxes(s camState, ws, hs, wo, ho int) frameJob {
-	b := math.Min(float64(ws-1)/float64(wo-1), float64(hs-1)/float64(ho-1)) / s.zoom
-	spanX, spanY := b*float64(wo-1), b*float64(ho-1)
-	freeX, freeY := (float64(ws-1)-spanX)/2, (float64(hs-1)-spanY)/2
-	cx := float64(ws-1)/2 + s.panX*freeX*0.9 + s.shakeX*b
-	cy := float64(hs-1)/2 + s.panY*freeY*0.9 + s.shakeY*b
-	ax := clampF(cx-spanX/2, 0, float64(ws-1)-spanX)
-	ay := clampF(cy-spanY/2, 0, float64(hs-1)-spanY)
-
-	var j frameJob
-	j.roiY = roi(ax, ay, b, ws, hs, wo, ho)
-	// Chroma sample c sits at luma output x = 2c + 0.5, i.e. source luma
-	// a + b(2c+0.5), i.e. source chroma index (a + b(2c+0.5) - 0.5)/2.
-	wc, hc, woc, hoc := ws/2, hs/2, wo/2, ho/2
-	acx := clampF((ax+0.5*b-0.5)/2, 0, float64(wc-1)-b*float64(woc-1))
-	acy := clampF((ay+0.5*b-0.5)/2, 0, float64(hc-1)-b*float64(hoc-1))
-	j.roiUV = roi(acx, acy, b, wc, hc, woc, hoc)
-	j.gain = [3]float32{1, 0.5, 0.5}
-	if s.gain < 1 {
-		g := float32(s.gain)
-		j.faded = true
-		j.gain = [3]float32{g, 16*(1-g) + 0.5, 128*(1-g) + 0.5}
+	defer tc.Destroy()
+	if err := e.prep.Run([]ort.Value{src, sizeY, sizeC}, []ort.Value{ty, tc}); err != nil {
+		return nil, nil, fmt.Errorf("inference: prepare still: %w", err)
 	}
-	return j
-}
-
-func roi(ax, ay, b float64, ls, hs, lo, ho int) [8]float32 {
-	sx := ax / float64(ls-1)
-	ex := (ax + b*float64(lo-1)) / float64(ls-1)
-	sy := ay / float64(hs-1)
-	ey := (ay + b*float64(ho-1)) / float64(hs-1)
-	return [8]float32{0, 0, float32(sy), float32(sx), 1, 1, float32(ey), float32(ex)}
-}
-
-func clampF(v, lo, hi float64) float64 {
-	if hi < lo {
-		return (lo + hi) / 2
-	}
-	return math.Max(lo, math.Min(hi, v))
+	return y, uv, nil
 }
 
 // slot is one frame on its way to the sink.
@@ -305,11 +371,11 @@ type slot struct {
 	done chan error
 }
 
-// render samples frames on Workers goroutines while the caller's goroutine
-// writes them to the sink in order, so sampling overlaps with the encoder
-// draining its pipe. A frame whose boxes equal the previous frame's is not
-// sampled again (static shots).
-func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, jobs []frameJob, planes []ort.Value, sink paimeng.FrameSink, progress func(done, total int)) error {
+// render draws frames on Workers goroutines while the caller's goroutine
+// writes them to the sink in order, so rendering overlaps with the encoder
+// draining its pipe. A frame whose parameters equal the previous frame's is
+// not drawn again (static shots).
+func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, frames []frameParams, a, b *pyramid, sink paimeng.FrameSink, progress func(done, total int)) error {
 	workers := e.opt.Workers
 	depth := 2*workers + 2
 	free := make(chan []byte, depth+1)
@@ -330,9 +396,9 @@ func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, jobs 
 		defer wg.Done()
 		defer close(work)
 		defer close(order)
-		for i := range jobs {
+		for i := range frames {
 			s := slot{i: i, done: make(chan error, 1)}
-			if i > 0 && jobs[i] == jobs[i-1] {
+			if i > 0 && frames[i] == frames[i-1] {
 				s.done <- nil
 			} else {
 				select {
@@ -357,16 +423,10 @@ func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, jobs 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := newRunner(spec, planes)
+			rows := make([]int32, 4*spec.Width)
 			for s := range work {
-				if err == nil {
-					s.done <- r.run(e, jobs[s.i], s.buf)
-				} else {
-					s.done <- err
-				}
-			}
-			if r != nil {
-				r.destroy()
+				renderFrame(s.buf, spec.Width, spec.Height, a, b, &frames[s.i], rows)
+				s.done <- nil
 			}
 		}()
 	}
@@ -394,8 +454,8 @@ func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, jobs 
 			return fmt.Errorf("inference: write frame %d: %w", s.i, err)
 		}
 		done++
-		if progress != nil && (done%step == 0 || done == len(jobs)) {
-			progress(done, len(jobs))
+		if progress != nil && (done%step == 0 || done == len(frames)) {
+			progress(done, len(frames))
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -404,92 +464,8 @@ func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, jobs 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if done != len(jobs) {
-		return fmt.Errorf("inference: rendered %d of %d frames", done, len(jobs))
+	if done != len(frames) {
+		return fmt.Errorf("inference: rendered %d of %d frames", done, len(frames))
 	}
 	return nil
-}
-
-// runner holds one worker's input tensors.
-type runner struct {
-	planes            []ort.Value
-	roiY, roiUV, gain *ort.Tensor[float32]
-	sizeY, sizeC      *ort.Tensor[int64]
-	ySize             int
-	shapeY, shapeC    ort.Shape
-}
-
-func newRunner(spec paimeng.VideoSpec, planes []ort.Value) (*runner, error) {
-	r := &runner{planes: planes,
-		ySize:  spec.Width * spec.Height,
-		shapeY: ort.NewShape(1, 1, int64(spec.Height), int64(spec.Width)),
-		shapeC: ort.NewShape(1, 2, int64(spec.Height/2), int64(spec.Width/2)),
-	}
-	var err error
-	mk := func(n int) *ort.Tensor[float32] {
-		if err != nil {
-			return nil
-		}
-		var t *ort.Tensor[float32]
-		t, err = ort.NewEmptyTensor[float32](ort.NewShape(int64(n)))
-		return t
-	}
-	r.roiY, r.roiUV, r.gain = mk(8), mk(8), mk(3)
-	if err == nil {
-		r.sizeY, err = ort.NewTensor(ort.NewShape(4), []int64(r.shapeY))
-	}
-	if err == nil {
-		r.sizeC, err = ort.NewTensor(ort.NewShape(4), []int64(r.shapeC))
-	}
-	if err != nil {
-		r.destroy()
-		return nil, fmt.Errorf("inference: run tensors: %w", err)
-	}
-	return r, nil
-}
-
-func (r *runner) destroy() {
-	for _, t := range []*ort.Tensor[float32]{r.roiY, r.roiUV, r.gain} {
-		if t != nil {
-			t.Destroy()
-		}
-	}
-	for _, t := range []*ort.Tensor[int64]{r.sizeY, r.sizeC} {
-		if t != nil {
-			t.Destroy()
-		}
-	}
-}
-
-// run samples one frame into buf.
-func (r *runner) run(e *CameraEngine, j frameJob, buf []byte) error {
-	copy(r.roiY.GetData(), j.roiY[:])
-	copy(r.roiUV.GetData(), j.roiUV[:])
-	copy(r.gain.GetData(), j.gain[:])
-	ty, err := ort.NewTensor(r.shapeY, buf[:r.ySize])
-	if err != nil {
-		return fmt.Errorf("inference: output tensor: %w", err)
-	}
-	defer ty.Destroy()
-	tc, err := ort.NewTensor(r.shapeC, buf[r.ySize:])
-	if err != nil {
-		return fmt.Errorf("inference: output tensor: %w", err)
-	}
-	defer tc.Destroy()
-	ins := []ort.Value{r.planes[0], r.planes[1], r.roiY, r.roiUV, r.sizeY, r.sizeC}
-	sess := e.warp
-	if j.faded {
-		ins = append(ins, r.gain)
-		sess = e.fade
-	}
-	if err := sess.Run(ins, []ort.Value{ty, tc}); err != nil {
-		return fmt.Errorf("inference: warp: %w", err)
-	}
-	return nil
-}
-
-func destroyAll(vs []ort.Value) {
-	for _, v := range vs {
-		v.Destroy()
-	}
 }

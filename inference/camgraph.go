@@ -63,62 +63,60 @@ func prepGraph() ([]byte, error) {
 	return g.model(19)
 }
 
-// warpGraph samples one frame from the working planes: a bilinear
-// crop-and-resize (sub-pixel, any scale) of the Y plane and of the U and V
-// planes, whose boxes come from the camera path, written as uint8 straight
-// into the planes of a yuv420p frame buffer (U and V are the two channels of
-// one NCHW tensor, which is exactly their planar layout). With fade set, the
-// frame also takes a gain: y·g + by and uv·g + bc, where the biases pull
-// towards limited-range black and add the 0.5 that makes the cast round.
+// refGraph is the reference implementation of one plane of one frame,
+// which the fixed-point renderer (and any GPU kernel) is tested against:
+// output pixel centres through a homography, a bilinear GridSample of two
+// pyramid levels blended by the level-of-detail weight, the same for the
+// end frame blended by its weight, then the fade towards black.
 //
-//	in   y       uint8 [1, 1, hs, ws]
-//	in   uv      uint8 [1, 2, hc, wc]
-//	in   roi_y   float [8]   Resize roi (tf_crop_and_resize)
-//	in   roi_c   float [8]
-//	in   size_y  int64 [4] = 1, 1, ho, wo
-//	in   size_c  int64 [4] = 1, 2, ho/2, wo/2
-//	in   gain    float [3] = g, by, bc   (fade only)
-//	out  y_out   uint8 [1, 1, ho, wo]
-//	out  uv_out  uint8 [1, 2, ho/2, wo/2]
-func warpGraph(fade bool) ([]byte, error) {
-	g := newGraph("paimeng_warp")
-	y := g.input("y", tUint8, 1, 1, "hs", "ws")
-	uv := g.input("uv", tUint8, 1, 2, "hc", "wc")
-	roiY := g.input("roi_y", tFloat, 8)
-	roiC := g.input("roi_c", tFloat, 8)
-	sizeY := g.input("size_y", tInt64, 4)
-	sizeC := g.input("size_c", tInt64, 4)
-	ra := func(black float32) attrs {
-		return attrs{"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": black}
+//	in   a0, a1   float [1, C, H0, W0], [1, C, H1, W1]   picture, levels k and k+1
+//	in   b0, b1   float                                 end frame, same shapes
+//	in   xy       float [N, 3]      output pixel centres (x+0.5, y+0.5, 1), row-major
+//	in   ht       float [3, 3]      the homography, transposed (xy · ht = level-0 coordinates)
+//	in   n0, n1   float [2]         level-0 coordinates → GridSample's [-1, 1]: 2/(W0·2^k), 2/(H0·2^k) …
+//	in   size     int64 [4]         1, ho, wo, 2
+//	in   mix      float [4]         lod weight, end-frame weight, gain, black
+//	out  out      float [1, C, ho, wo]   before rounding
+func refGraph() ([]byte, error) {
+	g := newGraph("paimeng_camera_reference")
+	a0 := g.input("a0", tFloat, 1, "c", "h0", "w0")
+	a1 := g.input("a1", tFloat, 1, "c", "h1", "w1")
+	b0 := g.input("b0", tFloat, 1, "c", "h0", "w0")
+	b1 := g.input("b1", tFloat, 1, "c", "h1", "w1")
+	xy := g.input("xy", tFloat, "n", 3)
+	ht := g.input("ht", tFloat, 3, 3)
+	n0 := g.input("n0", tFloat, 2)
+	n1 := g.input("n1", tFloat, 2)
+	size := g.input("size", tInt64, 4)
+	mix := g.input("mix", tFloat, 4)
+
+	p := g.node("MatMul", []string{xy, ht}, nil)
+	slice := func(in string, from, to int64) string {
+		return g.node("Slice", []string{in, g.constI([]int64{1}, from), g.constI([]int64{1}, to), g.constI([]int64{1}, 1)}, nil)
 	}
-	if !fade {
-		g.node("Resize", []string{y, roiY, "", sizeY}, ra(16), "y_out")
-		g.node("Resize", []string{uv, roiC, "", sizeC}, ra(128), "uv_out")
-	} else {
-		gain := g.input("gain", tFloat, 3)
-		gg := g.node("Slice", []string{gain, g.constI([]int64{1}, 0), g.constI([]int64{1}, 1)}, nil)
-		by := g.node("Slice", []string{gain, g.constI([]int64{1}, 1), g.constI([]int64{1}, 2)}, nil)
-		bc := g.node("Slice", []string{gain, g.constI([]int64{1}, 2), g.constI([]int64{1}, 3)}, nil)
-		for _, p := range []struct {
-			in, roi, size, bias, out string
-			black                    float32
-		}{
-			{y, roiY, sizeY, by, "y_out", 16}, {uv, roiC, sizeC, bc, "uv_out", 128},
-		} {
-			a := g.node("Resize", []string{p.in, p.roi, "", p.size}, ra(p.black))
-			a = g.node("Cast", []string{a}, attrs{"to": int(tFloat)})
-			a = g.node("Add", []string{g.node("Mul", []string{a, gg}, nil), p.bias}, nil)
-			g.node("Cast", []string{a}, attrs{"to": int(tUint8)}, p.out)
-		}
+	uv := g.node("Div", []string{slice(p, 0, 2), slice(p, 2, 3)}, nil)
+	one := g.constF([]int64{1}, 1)
+	grid := func(n string) string {
+		gr := g.node("Sub", []string{g.node("Mul", []string{uv, n}, nil), one}, nil)
+		return g.node("Reshape", []string{gr, size}, nil)
 	}
-	g.output("y_out", tUint8, 1, 1, "ho", "wo")
-	g.output("uv_out", tUint8, 1, 2, "hoc", "woc")
+	g0, g1 := grid(n0), grid(n1)
+	gs := attrs{"mode": "bilinear", "padding_mode": "border", "align_corners": 0}
+	lerp := func(x, y, w string) string {
+		return g.node("Add", []string{x, g.node("Mul", []string{g.node("Sub", []string{y, x}, nil), w}, nil)}, nil)
+	}
+	m := func(i int64) string { return slice0(g, mix, i) }
+	a := lerp(g.node("GridSample", []string{a0, g0}, gs), g.node("GridSample", []string{a1, g1}, gs), m(0))
+	b := lerp(g.node("GridSample", []string{b0, g0}, gs), g.node("GridSample", []string{b1, g1}, gs), m(0))
+	v := lerp(a, b, m(1))
+	// black + (v − black)·gain
+	black := m(3)
+	g.node("Add", []string{black, g.node("Mul", []string{g.node("Sub", []string{v, black}, nil), m(2)}, nil)}, nil, "out")
+	g.output("out", tFloat, 1, "c", "ho", "wo")
 	return g.model(19)
 }
 
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
+// slice0 takes element i of a 1-D tensor as a [1] tensor.
+func slice0(g *graph, in string, i int64) string {
+	return g.node("Slice", []string{in, g.constI([]int64{1}, i), g.constI([]int64{1}, i+1)}, nil)
 }
