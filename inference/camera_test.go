@@ -586,7 +586,7 @@ func BenchmarkRenderFrame720p(b *testing.B) {
 		name string
 		p    pose
 		k    float64
-	}{{"zoom", pose{logDist: -0.2}, 1.0}, {"perspective", pose{yaw: 0.05, pitch: 0.03, roll: 0.04}, 1.3}} {
+	}{{"zoom", pose{logDist: -0.2}, 1.0}, {"roll", pose{roll: 0.04, logDist: -0.2}, 1.3}, {"perspective", pose{yaw: 0.05, pitch: 0.03, roll: 0.04}, 1.3}} {
 		b.Run(c.name, func(b *testing.B) {
 			const ws, hs, W, H = 1700, 956, 1280, 720
 			mk := func(w, h int) plane {
