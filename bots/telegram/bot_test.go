@@ -692,3 +692,77 @@ func TestDeliverPermanentErrorDropped(t *testing.T) {
 		t.Errorf("status changed to %q", text)
 	}
 }
+
+func TestTailFromReply(t *testing.T) {
+	e := newEnv(t)
+	first, end := jpeg(), append(jpeg(), []byte("end frame")...)
+	photo := e.srv.CompleteMessage(tgbotapi.Message{From: zhUser(), Chat: group(), Photo: e.srv.AddPhoto(first, 800, 600)})
+	m := e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Photo: e.srv.AddPhoto(end, 800, 600), ReplyToMessage: &photo,
+		Caption: "/gen 樱花 --tail --camera zoom:-5 --fps 30 --res 720p --aspect 16:9 --negative 模糊"})
+	reqs := e.svc.Submits()
+	if len(reqs) != 1 {
+		t.Fatalf("%d submits", len(reqs))
+	}
+	r := reqs[0]
+	if !bytes.Equal(r.Image, first) || !bytes.Equal(r.Tail, end) {
+		t.Errorf("image %d bytes, tail %d bytes: the replied-to photo is the first frame", len(r.Image), len(r.Tail))
+	}
+	if r.Prompt != "樱花" || r.Camera.String() != "zoom:-5" || r.FPS != 30 || r.Resolution != 720 || r.Aspect != paimeng.AspectWide || r.NegativePrompt != "模糊" {
+		t.Errorf("prompt %q camera %q fps %d resolution %d aspect %q negative %q", r.Prompt, r.Camera.String(), r.FPS, r.Resolution, r.Aspect, r.NegativePrompt)
+	}
+	if !strings.HasSuffix(r.IdempotencyKey, ":-1001:"+strconv.Itoa(m.MessageID)) {
+		t.Errorf("key %q", r.IdempotencyKey)
+	}
+	// The acknowledgement is the usual one, with the negative-prompt note.
+	sent := e.srv.Sent("sendMessage")
+	j, _ := e.svc.Job(context.Background(), "j001")
+	want := command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price) + "\n" + command.Message(paimeng.LangZH, command.KeyNegativeIgnored)
+	if len(sent) != 1 || sent[0].Text != want || sent[0].ReplyTo != m.MessageID {
+		t.Errorf("sent %+v", sent)
+	}
+
+	// Without --tail, a photo replying to a photo animates its own.
+	e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Photo: e.srv.AddPhoto(end, 800, 600), ReplyToMessage: &photo, Caption: "/gen 推近"})
+	if r := e.svc.Submits()[1]; !bytes.Equal(r.Image, end) || r.Tail != nil {
+		t.Errorf("without --tail: image %d bytes, tail %d bytes", len(r.Image), len(r.Tail))
+	}
+}
+
+func TestTailNeedsTwoPictures(t *testing.T) {
+	e := newEnv(t)
+	photo := e.srv.CompleteMessage(tgbotapi.Message{From: enUser(), Chat: group(), Photo: e.srv.AddPhoto(jpeg(), 800, 600)})
+	text := e.srv.CompleteMessage(tgbotapi.Message{From: enUser(), Chat: group(), Text: "look"})
+	pdf := e.srv.CompleteMessage(tgbotapi.Message{From: enUser(), Chat: group(), Document: e.srv.AddDocument([]byte("%PDF"), "a.pdf", "application/pdf")})
+	e.handle(e.photoGen(zhUser(), "/gen 推近 --tail"))                                                                                              // no picture replied to
+	e.handle(tgbotapi.Message{From: enUser(), Chat: group(), Text: "/gen --tail", ReplyToMessage: &photo})                                        // no end frame
+	e.handle(tgbotapi.Message{From: enUser(), Chat: group(), Photo: e.srv.AddPhoto(jpeg(), 8, 8), Caption: "/gen --tail", ReplyToMessage: &text}) // replied to a text
+	e.handle(tgbotapi.Message{From: enUser(), Chat: group(), Photo: e.srv.AddPhoto(jpeg(), 8, 8), Caption: "/gen --tail", ReplyToMessage: &pdf})  // replied to a PDF
+	e.handle(tgbotapi.Message{From: enUser(), Chat: group(), Photo: e.srv.AddPhoto(jpeg(), 8, 8), Caption: "/gen --camera zoom:11", ReplyToMessage: &photo})
+	want := []string{
+		command.Message(paimeng.LangZH, command.KeyTailNeedsReply),
+		command.Message(paimeng.LangEN, command.KeyTailNeedsReply),
+		command.Message(paimeng.LangEN, command.KeyTailNeedsReply),
+		command.CodeText(paimeng.LangEN, paimeng.EImageFormat),
+		command.CodeText(paimeng.LangEN, paimeng.EBadOption),
+	}
+	sent := e.srv.Sent("sendMessage")
+	if len(sent) != len(want) {
+		t.Fatalf("sent %+v", sent)
+	}
+	for i, w := range want {
+		if sent[i].Text != w {
+			t.Errorf("answer %d = %q, want %q", i, sent[i].Text, w)
+		}
+	}
+	if n := len(e.svc.Submits()); n != 0 {
+		t.Errorf("%d submits", n)
+	}
+	if n := e.srv.Calls("getFile"); n != 0 {
+		t.Errorf("%d downloads", n)
+	}
+	for _, id := range []string{"42", "43"} {
+		if a, _ := e.svc.Account(context.Background(), paimeng.Identity{Platform: paimeng.PlatformTelegram, UserID: id}); a.Balance != 100 {
+			t.Errorf("telegram:%s balance %d", id, a.Balance)
+		}
+	}
+}

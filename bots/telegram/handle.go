@@ -227,25 +227,28 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		fail(perr)
 		return
 	}
-	ref, code := imageOf(m)
-	if ref == nil && code == "" {
-		ref, code = imageOf(m.ReplyToMessage)
-	}
-	if ref == nil {
-		if code == "" {
-			code = paimeng.ENoImage
-		}
-		fail(paimeng.Errorf(code, "no usable image"))
+	ref, tailRef, err := genImages(m, cmd.Tail)
+	if err != nil {
+		fail(err)
 		return
 	}
-	if ref.size > paimeng.MaxImageBytes {
-		fail(paimeng.Errorf(paimeng.EImageTooLarge, "file_size %d", ref.size))
+	if ref == nil {
+		// --tail without a picture replied to: say how it works.
+		log.Info("/gen refused: --tail without two pictures")
+		b.answer(ctx, log, m, command.Message(lang, command.KeyTailNeedsReply))
 		return
 	}
 	image, err := b.download(ctx, ref.fileID)
 	if err != nil {
 		fail(err)
 		return
+	}
+	var tail []byte
+	if tailRef != nil {
+		if tail, err = b.download(ctx, tailRef.fileID); err != nil {
+			fail(err)
+			return
+		}
 	}
 
 	st := replyState{ChatID: m.Chat.ID, MessageID: m.MessageID, Lang: lang}
@@ -255,13 +258,10 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		Lang:           lang,
 		IdempotencyKey: fmt.Sprintf("telegram:%d:%d:%d", b.self.ID, m.Chat.ID, m.MessageID),
 		Image:          image,
-		Prompt:         cmd.Prompt,
-		Seconds:        cmd.Seconds,
-		Seed:           cmd.Seed,
-		Mode:           cmd.Mode,
-		Lane:           cmd.Lane,
+		Tail:           tail,
 		Reply:          st.marshal(),
 	}
+	cmd.FillRequest(req)
 	job, err := b.sub.Submit(ctx, req)
 	if err != nil {
 		fail(err)
@@ -277,7 +277,11 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		log.Warn("queue position unknown", "err", err)
 		pos = -1
 	}
-	statusID, err := b.reply(ctx, m.Chat.ID, m.MessageID, command.QueuedPriceText(lang, job.ID, pos, job.Price))
+	ack := command.QueuedPriceText(lang, job.ID, pos, job.Price)
+	if note := command.NegativeNote(lang, req.NegativePrompt); note != "" {
+		ack += "\n" + note
+	}
+	statusID, err := b.reply(ctx, m.Chat.ID, m.MessageID, ack)
 	if err != nil {
 		log.Error("queued reply failed", "err", err)
 		return
@@ -298,6 +302,43 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 			log.Warn("status edit failed", "err", err)
 		}
 	}
+}
+
+// genImages finds /gen's picture: the message's own, or the one it
+// replies to. With tail, the picture replied to is the first frame and the
+// message's own the end frame; a nil first frame without an error means
+// one of the two is missing. A document that is not an image, or a
+// picture over the size limit, is an error.
+func genImages(m *tgbotapi.Message, tail bool) (first, end *imageRef, err error) {
+	own, code := imageOf(m)
+	if code != "" {
+		return nil, nil, paimeng.Errorf(code, "the message's document is not an image")
+	}
+	replied, rcode := imageOf(m.ReplyToMessage)
+	switch {
+	case tail:
+		if rcode != "" {
+			return nil, nil, paimeng.Errorf(rcode, "the replied-to document is not an image")
+		}
+		if own == nil || replied == nil {
+			return nil, nil, nil
+		}
+		first, end = replied, own
+	case own != nil:
+		first = own
+	case rcode != "":
+		return nil, nil, paimeng.Errorf(rcode, "the replied-to document is not an image")
+	case replied != nil:
+		first = replied
+	default:
+		return nil, nil, paimeng.Errorf(paimeng.ENoImage, "no usable image")
+	}
+	for _, r := range []*imageRef{first, end} {
+		if r != nil && r.size > paimeng.MaxImageBytes {
+			return nil, nil, paimeng.Errorf(paimeng.EImageTooLarge, "file_size %d", r.size)
+		}
+	}
+	return first, end, nil
 }
 
 // download fetches a file through getFile and the file URL, refusing
