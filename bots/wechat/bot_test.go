@@ -746,3 +746,48 @@ func TestLargeVideoReencoded(t *testing.T) {
 		t.Fatalf("uploads: %d, size %d", len(ups), len(ups[0].Data))
 	}
 }
+
+func TestCameraAndOutputOptions(t *testing.T) {
+	e := newEnv(t, nil)
+	const reader = "o_camera"
+	help := e.text(reader, "帮助", false).Content
+	for _, w := range []string{"--camera", "zoom:-5", "--fps", "--res", "--aspect", "down_back", "结束帧"} {
+		contains(t, "help", help, w)
+	}
+
+	// --tail is refused without a charge, and the image stays for the
+	// corrected prompt; a bad camera value too.
+	pic := pngImage(t, 7)
+	img := e.wx.Image(reader, pic)
+	e.send(img, false)
+	contains(t, "tail", e.text(reader, "推近 --tail", false).Content, "公众号暂不支持结束帧")
+	contains(t, "tail slash", e.text(reader, "/gen --tail", true).Content, "公众号暂不支持结束帧")
+	contains(t, "bad camera", e.text(reader, "樱花 --camera zoom:11", false).Content, "选项有误")
+	if n := len(e.svc.Submits()); n != 0 || e.balance(reader) != 100 {
+		t.Fatalf("%d submissions, balance %d", n, e.balance(reader))
+	}
+
+	r := e.text(reader, "樱花 --camera zoom:-5 --fps 30 --res 1080p --aspect 9:16 --negative 模糊", false)
+	contains(t, "ack", r.Content, "任务 #j001")
+	contains(t, "negative note", r.Content, command.Message(paimeng.LangZH, command.KeyNegativeIgnored))
+	reqs := e.svc.Submits()
+	if len(reqs) != 1 {
+		t.Fatalf("%d submissions", len(reqs))
+	}
+	req := reqs[0]
+	if req.Prompt != "樱花" || req.Camera.String() != "zoom:-5" || req.FPS != 30 || req.Resolution != 1080 || req.Aspect != paimeng.AspectTall ||
+		req.NegativePrompt != "模糊" || req.Tail != nil || !bytes.Equal(req.Image, pic) {
+		t.Fatalf("request prompt %q camera %q fps %d resolution %d aspect %q negative %q tail %d", req.Prompt, req.Camera.String(), req.FPS,
+			req.Resolution, req.Aspect, req.NegativePrompt, len(req.Tail))
+	}
+	if want := fmt.Sprintf("wechat:%s:%d", e.wx.AppID, img.MsgID); req.IdempotencyKey != want {
+		t.Fatalf("key %q, want %q", req.IdempotencyKey, want)
+	}
+	// Chinese option names work as well.
+	e.send(e.wx.Image(reader, pngImage(t, 8)), false)
+	e.text(reader, "后拉 镜头:pan:3 帧率:24 分辨率:720p 比例:1:1", false)
+	if reqs := e.svc.Submits(); len(reqs) != 2 || reqs[1].Prompt != "后拉" || reqs[1].Camera.String() != "pan:3" || reqs[1].FPS != 24 ||
+		reqs[1].Resolution != 720 || reqs[1].Aspect != paimeng.AspectSquare {
+		t.Fatalf("second request %+v", reqs[len(reqs)-1])
+	}
+}

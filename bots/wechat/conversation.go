@@ -289,6 +289,12 @@ func (b *Bot) forgetImage(ctx context.Context, openID, raw string) {
 func (b *Bot) gen(ctx context.Context, m *message.MixMessage, cmd command.Command, perr error) string {
 	openID := string(m.FromUserName)
 	log := b.log.With("user", "wechat:"+openID, "msg_id", m.MsgID)
+	if cmd.Tail {
+		// One image makes one job here; a remembered image stays for a
+		// prompt without --tail.
+		log.Info("request refused: --tail is not supported on WeChat")
+		return tailUnsupportedText
+	}
 	memo, raw, err := b.recallImage(ctx, openID)
 	if err != nil {
 		log.Error("reading the remembered image failed", "err", err)
@@ -313,13 +319,9 @@ func (b *Bot) gen(ctx context.Context, m *message.MixMessage, cmd command.Comman
 		Lang:           lang,
 		IdempotencyKey: "wechat:" + b.appID + ":" + strconv.FormatInt(memo.MsgID, 10),
 		Image:          image,
-		Prompt:         cmd.Prompt,
-		Seconds:        cmd.Seconds,
-		Seed:           cmd.Seed,
-		Mode:           cmd.Mode,
-		Lane:           cmd.Lane,
 		Reply:          st.marshal(),
 	}
+	cmd.FillRequest(req)
 	job, err := b.sub.Submit(ctx, req)
 	if err != nil {
 		if imageProblem(err) {
@@ -340,6 +342,9 @@ func (b *Bot) gen(ctx context.Context, m *message.MixMessage, cmd command.Comman
 	}
 	log.Info("job queued", "position", pos, "price", job.Price, "mode", string(job.Mode), "lane", string(job.Lane))
 	ack := command.QueuedPriceText(lang, job.ID, pos, job.Price)
+	if note := command.NegativeNote(lang, req.NegativePrompt); note != "" {
+		ack += "\n" + note
+	}
 	if !b.customerService {
 		ack += nextMessageText
 		if u := b.videoURL(job.ID); u != "" {
