@@ -71,8 +71,8 @@ func texts(code string) (zh, en string, ok bool) {
 		return "描述太长了，最多 2500 字。",
 			"The prompt is too long (max 2500 characters).", true
 	case paimeng.EBadOption:
-		return "参数不正确：时长只能是 5 或 10 秒，模式为 std 或 pro，队列为 fast 或 relax，种子须为整数。",
-			"Invalid option: length must be 5 or 10 seconds, mode std or pro, lane fast or relax, and the seed a whole number.", true
+		return "参数不正确：时长只能是 5 或 10 秒，模式为 std 或 pro，队列为 fast 或 relax，种子须为整数；camera_control 为 simple 加一个 -10 到 10 的轴，或 down_back、forward_up、right_turn_forward、left_turn_forward；fps 为 24 或 30，resolution 为 540p、720p 或 1080p，aspect_ratio 为 16:9、9:16 或 1:1。",
+			"Invalid option: length must be 5 or 10 seconds, mode std or pro, lane fast or relax, and the seed a whole number; camera_control is simple with one axis from -10 to 10, or down_back, forward_up, right_turn_forward or left_turn_forward; fps 24 or 30, resolution 540p, 720p or 1080p, aspect_ratio 16:9, 9:16 or 1:1.", true
 	case paimeng.EInsufficient:
 		return "积分不足，请充值后再试。",
 			"Not enough credits. Please top up and try again.", true
@@ -137,6 +137,8 @@ func messageFor(code string, lang paimeng.Lang) string {
 type errorView struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field names the request field that was refused, when one was.
+	Field string `json:"field,omitempty"`
 }
 
 type errorBody struct {
@@ -161,5 +163,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, a
 	if code == paimeng.EUNAUTH {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="paimeng"`)
 	}
-	writeJSON(w, status, errorBody{Error: errorView{Code: code, Message: messageFor(code, langOf(r))}})
+	view := errorView{Code: code, Message: messageFor(code, langOf(r))}
+	var fe *fieldError
+	if errors.As(err, &fe) && code == fe.err.Code {
+		view.Field = fe.field
+		if text := fieldText(fe.field, code, langOf(r)); text != "" {
+			view.Message = text
+		}
+	}
+	writeJSON(w, status, errorBody{Error: view})
 }

@@ -158,6 +158,13 @@ func (b *backend) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Jo
 		Price:     price,
 		Reply:     append([]byte(nil), req.Reply...),
 		CreatedAt: time.Now().UTC(),
+
+		FPS:        cmp.Or(req.FPS, paimeng.DefaultFPS),
+		Resolution: req.Resolution,
+		Aspect:     req.Aspect,
+	}
+	if len(req.Tail) > 0 {
+		j.TailKey = "tail/" + j.ID
 	}
 	b.jobs[j.ID] = j
 	b.order = append(b.order, j.ID)

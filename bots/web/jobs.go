@@ -1,26 +1,14 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/paimeng/paimeng"
 )
-
-// Largest text form field read; a longer prompt is rejected without
-// reading it whole.
-const maxFieldBytes = paimeng.MaxPromptRunes*4 + 1024
 
 // Longest Idempotency-Key header accepted.
 const maxIdempotencyKey = 200
@@ -58,6 +46,14 @@ type jobView struct {
 	Error         *errorView        `json:"error"`
 	CreatedAt     time.Time         `json:"created_at"`
 	FinishedAt    *time.Time        `json:"finished_at"`
+
+	FPS         int            `json:"fps,omitempty"`
+	Resolution  int            `json:"resolution,omitempty"`
+	AspectRatio paimeng.Aspect `json:"aspect_ratio,omitempty"`
+	EndFrame    bool           `json:"image_tail,omitempty"` // the job has an end frame
+	// Notes say what the request asked for that was not done (a
+	// negative prompt); only in the answer to the request itself.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // view renders job for its owner; p is the latest known progress, if any.
@@ -88,6 +84,11 @@ func viewAt(job *paimeng.Job, p *paimeng.Progress, pos int, lang paimeng.Lang) j
 		Private:    job.Private,
 		CreatedAt:  job.CreatedAt,
 		FinishedAt: job.FinishedAt,
+
+		FPS:         job.FPS,
+		Resolution:  job.Resolution,
+		AspectRatio: job.Aspect,
+		EndFrame:    job.TailKey != "",
 	}
 	if v.Mode == "" {
 		v.Mode = paimeng.ModeStd
@@ -116,20 +117,6 @@ func viewAt(job *paimeng.Job, p *paimeng.Progress, pos int, lang paimeng.Lang) j
 	}
 	return v
 }
-
-// upload is a parsed job form.
-type upload struct {
-	image   []byte
-	prompt  string
-	seconds int
-	seed    int64
-	mode    paimeng.Mode
-	lane    paimeng.Lane
-	name    string
-}
-
-// Longest display name accepted, in runes.
-const maxNameRunes = 32
 
 // handleCreateJob answers 201 with the new job, or 200 with the job an
 // earlier request with the same Idempotency-Key created.
@@ -171,11 +158,17 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		Lang:           lang,
 		IdempotencyKey: "web:" + userKey + ":" + key,
 		Image:          up.image,
+		Tail:           up.tail,
 		Prompt:         up.prompt,
+		NegativePrompt: up.negative,
 		Seconds:        up.seconds,
 		Seed:           up.seed,
 		Mode:           up.mode,
 		Lane:           up.lane,
+		Camera:         up.camera,
+		FPS:            up.fps,
+		Resolution:     up.resolution,
+		Aspect:         up.aspect,
 		DisplayName:    up.name,
 		Reply:          reply,
 	})
@@ -192,159 +185,12 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "job submitted", "job_id", job.ID, "user", user, "price", job.Price,
 			"mode", string(job.Mode), "lane", string(job.Lane))
 	}
+	v := s.view(r.Context(), job, s.hub.progress(job.ID), lang)
+	if up.negative != "" {
+		v.Notes = append(v.Notes, pick(lang, "negative_prompt（反向描述）暂不支持，已忽略。", "negative_prompt is accepted but not supported yet; it was ignored."))
+	}
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
-	writeJSON(w, status, s.view(r.Context(), job, s.hub.progress(job.ID), lang))
-}
-
-// readUpload streams the multipart form: image, prompt, seconds, seed,
-// mode, lane, name. Unknown fields are skipped.
-func readUpload(r *http.Request) (*upload, error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "multipart/form-data" {
-		return nil, paimeng.Errorf(paimeng.EINVALID, "content type %q is not multipart/form-data", r.Header.Get("Content-Type"))
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, paimeng.Errorf(paimeng.EINVALID, "multipart: %v", err)
-	}
-	up := &upload{}
-	var secondsField, seedField, modeField, laneField, nameField string
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, bodyError("read form", err)
-		}
-		switch part.FormName() {
-		case "image":
-			b, err := io.ReadAll(io.LimitReader(part, paimeng.MaxImageBytes+1))
-			if err != nil {
-				return nil, bodyError("read image", err)
-			}
-			if len(b) > paimeng.MaxImageBytes {
-				return nil, paimeng.Errorf(paimeng.EImageTooLarge, "image over %d bytes", paimeng.MaxImageBytes)
-			}
-			up.image = b
-		case "prompt":
-			v, err := readField(part)
-			if err != nil {
-				return nil, err
-			}
-			up.prompt = v
-		case "seconds":
-			if secondsField, err = readField(part); err != nil {
-				return nil, err
-			}
-		case "seed":
-			if seedField, err = readField(part); err != nil {
-				return nil, err
-			}
-		case "mode":
-			if modeField, err = readField(part); err != nil {
-				return nil, err
-			}
-		case "lane":
-			if laneField, err = readField(part); err != nil {
-				return nil, err
-			}
-		case "name":
-			if nameField, err = readField(part); err != nil {
-				return nil, err
-			}
-		default:
-			if _, err := io.Copy(io.Discard, part); err != nil {
-				return nil, bodyError("skip field", err)
-			}
-		}
-		_ = part.Close()
-	}
-
-	if len(up.image) == 0 {
-		return nil, paimeng.Errorf(paimeng.ENoImage, "no image part")
-	}
-	up.prompt = strings.TrimSpace(up.prompt)
-	if !utf8.ValidString(up.prompt) {
-		return nil, paimeng.Errorf(paimeng.EINVALID, "prompt is not UTF-8")
-	}
-	if utf8.RuneCountInString(up.prompt) > paimeng.MaxPromptRunes {
-		return nil, paimeng.Errorf(paimeng.EPromptTooLong, "prompt over %d runes", paimeng.MaxPromptRunes)
-	}
-	if v := strings.TrimSpace(secondsField); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || (n != 5 && n != 10) {
-			return nil, paimeng.Errorf(paimeng.EBadOption, "seconds %q is not 5 or 10", v)
-		}
-		up.seconds = n
-	}
-	if v := strings.TrimSpace(seedField); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return nil, paimeng.Errorf(paimeng.EBadOption, "seed %q is not a non-negative integer", v)
-		}
-		up.seed = n
-	}
-	switch m := paimeng.Mode(strings.ToLower(strings.TrimSpace(modeField))); m {
-	case "", paimeng.ModeStd, paimeng.ModePro:
-		up.mode = m
-	default:
-		return nil, paimeng.Errorf(paimeng.EBadOption, "mode %q is not std or pro", modeField)
-	}
-	switch l := paimeng.Lane(strings.ToLower(strings.TrimSpace(laneField))); l {
-	case "", paimeng.LaneFast, paimeng.LaneRelax:
-		up.lane = l
-	default:
-		return nil, paimeng.Errorf(paimeng.EBadOption, "lane %q is not fast or relax", laneField)
-	}
-	name, err := displayName(nameField)
-	if err != nil {
-		return nil, err
-	}
-	up.name = name
-	return up, nil
-}
-
-// displayName cleans an optional name for the leaderboards: spaces
-// collapsed, no control characters, at most maxNameRunes.
-func displayName(v string) (string, error) {
-	if !utf8.ValidString(v) {
-		return "", paimeng.Errorf(paimeng.EINVALID, "name is not UTF-8")
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
-			return "", paimeng.Errorf(paimeng.EINVALID, "name has control characters")
-		}
-	}
-	name := strings.Join(strings.Fields(v), " ")
-	if utf8.RuneCountInString(name) > maxNameRunes {
-		return "", paimeng.Errorf(paimeng.EINVALID, "name over %d runes", maxNameRunes)
-	}
-	return name, nil
-}
-
-// readField reads a small text field; anything longer than any valid
-// prompt is a prompt-too-long error.
-func readField(part io.Reader) (string, error) {
-	var b bytes.Buffer
-	n, err := io.Copy(&b, io.LimitReader(part, maxFieldBytes+1))
-	if err != nil {
-		return "", bodyError("read field", err)
-	}
-	if n > maxFieldBytes {
-		return "", paimeng.Errorf(paimeng.EPromptTooLong, "form field over %d bytes", maxFieldBytes)
-	}
-	return b.String(), nil
-}
-
-// bodyError keeps the body-size error recognisable and makes any other
-// read failure a bad request.
-func bodyError(what string, err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return paimeng.Errorf(paimeng.EINVALID, "%s: %v", what, err)
+	writeJSON(w, status, v)
 }
 
 func printableASCII(s string) bool {

@@ -69,8 +69,9 @@ type Config struct {
 	// (identity web:<random>) for development; bearer tokens still work.
 	Playground bool
 	Logger     *slog.Logger // defaults to slog.Default()
-	// MaxUploadBytes bounds a job upload body; defaults to
-	// paimeng.MaxImageBytes plus 1 MB for the multipart envelope.
+	// MaxUploadBytes bounds a job upload body; defaults to two pictures
+	// at paimeng.MaxImageBytes (image and image_tail) in base64, plus
+	// 1 MB for the rest.
 	MaxUploadBytes int64
 	// Prices answers the price routes; nil leaves them not found. It
 	// should be the table the Submitter charges by.
@@ -112,7 +113,7 @@ func New(cfg Config, sub paimeng.Submitter, jobs paimeng.JobService, community p
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxUploadBytes <= 0 {
-		cfg.MaxUploadBytes = paimeng.MaxImageBytes + 1<<20
+		cfg.MaxUploadBytes = defaultMaxUpload
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	cfg.Engines = slices.Clone(cfg.Engines)

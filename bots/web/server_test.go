@@ -81,6 +81,8 @@ type form struct {
 	lane     string
 	name     string
 	extraPad int
+	tail     []byte      // image_tail file, when set
+	extra    [][2]string // more fields, in order
 }
 
 func (f form) encode(t *testing.T) (*bytes.Buffer, string) {
@@ -112,6 +114,16 @@ func (f form) encode(t *testing.T) (*bytes.Buffer, string) {
 	}
 	if f.extraPad > 0 {
 		_ = mw.WriteField("padding", strings.Repeat("x", f.extraPad))
+	}
+	if f.tail != nil {
+		fw, err := mw.CreateFormFile("image_tail", "end.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = fw.Write(f.tail)
+	}
+	for _, kv := range f.extra {
+		_ = mw.WriteField(kv[0], kv[1])
 	}
 	if err := mw.Close(); err != nil {
 		t.Fatal(err)
@@ -314,9 +326,13 @@ func TestValidation(t *testing.T) {
 	wantError(t, h.submit(form{prompt: strings.Repeat("长", paimeng.MaxPromptRunes+1)}, auth...), 400, paimeng.EPromptTooLong)
 	wantError(t, h.submit(form{prompt: "ok", seconds: "7"}, auth...), 400, paimeng.EBadOption)
 	wantError(t, h.submit(form{prompt: "ok", seed: "abc"}, auth...), 400, paimeng.EBadOption)
-	wantError(t, h.do("POST", "/api/v1/jobs", strings.NewReader(`{}`), "Content-Type", "application/json", "Authorization", authAlice), 400, paimeng.EINVALID)
+	wantError(t, h.do("POST", "/api/v1/jobs", strings.NewReader(`{}`), "Content-Type", "application/json", "Authorization", authAlice), 400, paimeng.ENoImage)
+	wantError(t, h.do("POST", "/api/v1/jobs", strings.NewReader(`{}`), "Content-Type", "text/plain", "Authorization", authAlice), 400, paimeng.EINVALID)
+	wantError(t, h.do("POST", "/api/v1/jobs", strings.NewReader(`{"image":`), "Content-Type", "application/json", "Authorization", authAlice), 400, paimeng.EINVALID)
 	wantError(t, h.submit(form{prompt: "ok", image: bytes.Repeat([]byte{1}, 100<<10)}, auth...), 413, paimeng.EImageTooLarge)
 	wantError(t, h.submit(form{prompt: "ok", extraPad: 100 << 10}, auth...), 413, paimeng.EImageTooLarge)
+	big := `{"image":"` + strings.Repeat("QUJD", 30<<10) + `"}`
+	wantError(t, h.do("POST", "/api/v1/jobs", strings.NewReader(big), "Content-Type", "application/json", "Authorization", authAlice), 413, paimeng.EImageTooLarge)
 	// A prompt of exactly the limit passes.
 	if res := h.submit(form{prompt: strings.Repeat("长", paimeng.MaxPromptRunes)}, auth...); res.StatusCode != 201 {
 		t.Fatalf("status %d", res.StatusCode)
