@@ -629,6 +629,9 @@ func TestHealthAndPage(t *testing.T) {
 		"推近", "后拉", "左移", "右移", "晃动", "不动", "暗转", "push in", "fade out",
 		"/api/v1/jobs", "/events", "Idempotency-Key", "Bearer", "localStorage", "navigator.language",
 		`name="viewport"`, "<video",
+		"camera_control", "image_tail", "aspect_ratio", `id="cameraType"`, `id="cameraAxis"`, `id="cameraValue"`, `id="fps"`,
+		`id="resolution"`, `id="aspect"`, `id="tail"`, "down_back", "forward_up", "right_turn_forward", "left_turn_forward",
+		"horizontal", "vertical", "roll", "1080p", "9:16", "结束帧", "End frame",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
