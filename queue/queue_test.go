@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,8 @@ type flaky struct {
 	mu   sync.Mutex
 	n    int
 	code string
+	// seen holds what each job's last render was asked for, by job id.
+	seen map[string]paimeng.RenderInput
 }
 
 func (f *flaky) fail(n int, code string) {
@@ -81,6 +84,13 @@ func (f *flaky) Render(ctx context.Context, in *paimeng.RenderInput, p func(paim
 	f.mu.Lock()
 	fail, code := f.n > 0, f.code
 	f.n--
+	if f.seen == nil {
+		f.seen = map[string]paimeng.RenderInput{}
+	}
+	// The worker renders into a folder named paimeng-<job id>-<random>.
+	if id, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(in.OutDir), "paimeng-"), "-"); ok {
+		f.seen[id] = *in
+	}
 	f.mu.Unlock()
 	if fail {
 		return nil, paimeng.Errorf(code, "injected failure")
@@ -151,6 +161,8 @@ type setup struct {
 	ahead, maxRunning int
 	// deleteBlobs gives the Submitter's blob store a Delete method.
 	deleteBlobs bool
+	// shot is the Submitter's prompt camera parser; nil leaves it unset.
+	shot func(prompt string) paimeng.Shot
 }
 
 // deletingDir is a blob.Dir that can also delete, which the Submitter uses
@@ -197,6 +209,7 @@ func newHarness(t *testing.T, store *credits.Store, cfg setup) *harness {
 	h.sub, err = queue.NewSubmitter(queue.SubmitterConfig{
 		Store: store, Blobs: blobs, Prices: paimeng.NewPrices(10),
 		CheckImage: media.CheckImage, CheckPrompt: checkPrompt, Kick: kick, Logger: h.log,
+		Shot: cfg.shot,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +290,13 @@ func request(t *testing.T, user, key string) *paimeng.Request {
 // wait polls until the job is final and delivered.
 func (h *harness) wait(id string) *paimeng.Job {
 	h.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	return h.waitFor(id, 90*time.Second)
+}
+
+// waitFor is wait with a limit of d.
+func (h *harness) waitFor(id string, d time.Duration) *paimeng.Job {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		j, err := h.store.Job(context.Background(), id)
 		if err != nil {
@@ -539,7 +558,8 @@ func TestJobLifecycle(t *testing.T) {
 }
 
 // createJob writes a queued job straight into the store, as if submitted.
-func (h *harness) createJob(user, key string, lane paimeng.Lane) *paimeng.Job {
+// Each edit changes the job before it is written.
+func (h *harness) createJob(user, key string, lane paimeng.Lane, edits ...func(*paimeng.Job)) *paimeng.Job {
 	h.t.Helper()
 	ctx := context.Background()
 	id := paimeng.NewJobID()
@@ -547,12 +567,16 @@ func (h *harness) createJob(user, key string, lane paimeng.Lane) *paimeng.Job {
 	if err := h.blobs.Put(ctx, imgKey, bytes.NewReader(pngImage(h.t, 128, 96))); err != nil {
 		h.t.Fatal(err)
 	}
-	j, _, err := h.store.CreateJob(ctx, &paimeng.Job{
+	job := &paimeng.Job{
 		ID:       id,
 		Identity: paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: user},
 		Prompt:   "pull back", Seconds: 5, Seed: 3, Engine: "camera", Price: 10, ImageKey: imgKey,
 		Mode: paimeng.ModeStd, Lane: lane,
-	}, key)
+	}
+	for _, e := range edits {
+		e(job)
+	}
+	j, _, err := h.store.CreateJob(ctx, job, key)
 	if err != nil {
 		h.t.Fatal(err)
 	}

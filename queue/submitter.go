@@ -45,6 +45,10 @@ type SubmitterConfig struct {
 	// Kick wakes the dispatcher after a job is written. Optional: without
 	// it the dispatcher finds the job on its next tick.
 	Kick func()
+	// Shot reads the camera words of a prompt into a camera script.
+	// Optional: without it a prompt gives the zero Shot (the engine's
+	// default move) unless the request has a Camera control.
+	Shot func(prompt string) paimeng.Shot
 	// Engines lists the accepted engine names; the first is the default.
 	Engines []string
 	Logger  *slog.Logger
@@ -115,8 +119,19 @@ func (s *Submitter) Validate(req *paimeng.Request) error {
 	if req.Engine != "" && !s.knownEngine(req.Engine) {
 		return paimeng.Errorf(paimeng.EUnknownEngine, "unknown engine %q", req.Engine)
 	}
+	if err := req.Camera.Validate(); err != nil {
+		return err
+	}
+	if err := paimeng.CheckVideoOptions(req.FPS, req.Resolution, req.Aspect); err != nil {
+		return err
+	}
 	if err := s.cfg.CheckImage(req.Image); err != nil {
 		return err
+	}
+	if len(req.Tail) > 0 {
+		if err := s.cfg.CheckImage(req.Tail); err != nil {
+			return fmt.Errorf("queue: end frame: %w", err)
+		}
 	}
 	if s.cfg.CheckPrompt != nil {
 		return s.cfg.CheckPrompt(req.Prompt)
@@ -170,25 +185,43 @@ func (s *Submitter) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.
 	if seed == 0 {
 		seed = randomSeed()
 	}
+	fps := req.FPS
+	if fps == 0 {
+		fps = paimeng.DefaultFPS
+	}
+	prompt := strings.TrimSpace(req.Prompt)
 	id := paimeng.NewJobID()
 	job := &paimeng.Job{
 		ID:          id,
 		Identity:    req.Identity,
 		Lang:        req.Lang,
-		Prompt:      strings.TrimSpace(req.Prompt),
+		Prompt:      prompt,
 		Seconds:     seconds,
 		Seed:        seed,
 		Engine:      engine,
 		Mode:        mode,
 		Lane:        lane,
 		Price:       price,
+		Shot:        s.shot(req, prompt),
+		FPS:         fps,
+		Resolution:  req.Resolution,
+		Aspect:      req.Aspect,
 		DisplayName: req.DisplayName,
 		ImageKey:    imageKey(id),
 		Reply:       req.Reply,
 	}
-	// The image goes first: a job row must never point at a missing blob.
+	if len(req.Tail) > 0 {
+		job.TailKey = tailKey(id)
+	}
+	// The images go first: a job row must never point at a missing blob.
 	if err := s.cfg.Blobs.Put(ctx, job.ImageKey, bytes.NewReader(req.Image)); err != nil {
 		return nil, fmt.Errorf("queue: store image: %w", err)
+	}
+	if job.TailKey != "" {
+		if err := s.cfg.Blobs.Put(ctx, job.TailKey, bytes.NewReader(req.Tail)); err != nil {
+			s.dropImage(job.ImageKey)
+			return nil, fmt.Errorf("queue: store end frame: %w", err)
+		}
 	}
 	j, created, err := s.cfg.Store.CreateJob(ctx, job, req.IdempotencyKey)
 	if err != nil || !created {
@@ -196,6 +229,9 @@ func (s *Submitter) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.
 		// submit of the same key won: no job points at this image.
 		if j == nil || j.ImageKey != job.ImageKey {
 			s.dropImage(job.ImageKey)
+			if job.TailKey != "" {
+				s.dropImage(job.TailKey)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -203,11 +239,26 @@ func (s *Submitter) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.
 		return j, nil
 	}
 	s.log.Info("job queued", "job_id", j.ID, "user", req.Identity.String(), "platform", string(req.Identity.Platform),
-		"price", j.Price, "seconds", j.Seconds, "engine", j.Engine, "mode", j.Mode, "lane", j.Lane)
+		"price", j.Price, "seconds", j.Seconds, "engine", j.Engine, "mode", j.Mode, "lane", j.Lane,
+		"shot", j.Shot.String(), "fps", j.FPS, "resolution", j.Resolution, "aspect", string(j.Aspect), "tail", j.TailKey != "")
 	if s.cfg.Kick != nil {
 		s.cfg.Kick()
 	}
 	return j, nil
+}
+
+// shot returns the camera script of a request: its Shot as it is when set
+// (a rerun), otherwise the prompt's camera words with Camera, when set,
+// in place of their moves.
+func (s *Submitter) shot(req *paimeng.Request, prompt string) paimeng.Shot {
+	if req.Shot != nil {
+		return *req.Shot
+	}
+	var sh paimeng.Shot
+	if s.cfg.Shot != nil {
+		sh = s.cfg.Shot(prompt)
+	}
+	return sh.WithControl(req.Camera)
 }
 
 // blobDeleter is a BlobStore that can remove a blob.
@@ -215,8 +266,8 @@ type blobDeleter interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// dropImage removes the input image of a job that was never written, when
-// the blob store can delete.
+// dropImage removes an input image or end frame of a job that was never
+// written, when the blob store can delete.
 func (s *Submitter) dropImage(key string) {
 	d, ok := s.cfg.Blobs.(blobDeleter)
 	if !ok {

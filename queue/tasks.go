@@ -81,6 +81,16 @@ type GenPayload struct {
 	Engine   string `json:"engine,omitempty"`
 	// Mode is the quality tier; "" (tasks from older versions) means std.
 	Mode paimeng.Mode `json:"mode,omitempty"`
+	// Shot is the camera script; nil (tasks from older versions) lets the
+	// engine read none and use its default move.
+	Shot *paimeng.Shot `json:"shot,omitempty"`
+	// TailKey is the blob key of the end frame; "" when none.
+	TailKey string `json:"tail_key,omitempty"`
+	// FPS is the frame rate; 0 means 24.
+	FPS int `json:"fps,omitempty"`
+	// Resolution is 0 (the engine default), 540, 720 or 1080.
+	Resolution int            `json:"resolution,omitempty"`
+	Aspect     paimeng.Aspect `json:"aspect,omitempty"`
 }
 
 // FinishedPayload is the job:finished task payload.
@@ -100,6 +110,7 @@ type ProgressEvent struct {
 func VideoKey(jobID string) string  { return "jobs/" + jobID + "/video.mp4" }
 func PosterKey(jobID string) string { return "jobs/" + jobID + "/poster.jpg" }
 func imageKey(jobID string) string  { return "jobs/" + jobID + "/input" }
+func tailKey(jobID string) string   { return "jobs/" + jobID + "/tail" }
 
 // TaskOptions control how gen:video tasks are enqueued.
 type TaskOptions struct {
@@ -165,5 +176,9 @@ func newFinishedTask(o paimeng.Outcome) (*asynq.Task, error) {
 }
 
 func genPayloadFromJob(j *paimeng.Job) GenPayload {
-	return GenPayload{JobID: j.ID, ImageKey: j.ImageKey, Prompt: j.Prompt, Seconds: j.Seconds, Seed: j.Seed, Engine: j.Engine, Mode: j.Mode}
+	shot := j.Shot
+	return GenPayload{
+		JobID: j.ID, ImageKey: j.ImageKey, Prompt: j.Prompt, Seconds: j.Seconds, Seed: j.Seed, Engine: j.Engine, Mode: j.Mode,
+		Shot: &shot, TailKey: j.TailKey, FPS: j.FPS, Resolution: j.Resolution, Aspect: j.Aspect,
+	}
 }

@@ -134,17 +134,15 @@ func (w *Worker) run(ctx context.Context, p GenPayload) (paimeng.Outcome, error)
 		}
 	}
 
-	rc, err := w.cfg.Blobs.Open(ctx, p.ImageKey)
+	img, err := w.readImage(ctx, p.ImageKey, "input image")
 	if err != nil {
-		if paimeng.ErrorCode(err) == paimeng.ENOTFOUND {
-			return out, paimeng.Errorf(paimeng.ENoImage, "input image %s is gone", p.ImageKey)
-		}
 		return out, err
 	}
-	img, err := io.ReadAll(io.LimitReader(rc, paimeng.MaxImageBytes+1))
-	rc.Close()
-	if err != nil {
-		return out, fmt.Errorf("queue: read image: %w", err)
+	var tail []byte
+	if p.TailKey != "" {
+		if tail, err = w.readImage(ctx, p.TailKey, "end frame"); err != nil {
+			return out, err
+		}
 	}
 
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "paimeng-"+p.JobID+"-")
@@ -156,6 +154,7 @@ func (w *Worker) run(ctx context.Context, p GenPayload) (paimeng.Outcome, error)
 	pub := w.progress(p.JobID)
 	r, err := w.cfg.Renderer.Render(ctx, &paimeng.RenderInput{
 		Image: img, Prompt: p.Prompt, Seconds: p.Seconds, Seed: p.Seed, Engine: p.Engine, Mode: p.Mode, OutDir: dir,
+		Shot: p.Shot, Tail: tail, FPS: p.FPS, Resolution: p.Resolution, Aspect: p.Aspect,
 	}, pub)
 	if err != nil {
 		return out, err
@@ -171,6 +170,24 @@ func (w *Worker) run(ctx context.Context, p GenPayload) (paimeng.Outcome, error)
 	out.Frames = r.Frames
 	out.Bytes = r.Bytes
 	return out, nil
+}
+
+// readImage reads a member's image from the blob store; a missing one is
+// ENoImage, since trying again will not bring it back.
+func (w *Worker) readImage(ctx context.Context, key, what string) ([]byte, error) {
+	rc, err := w.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		if paimeng.ErrorCode(err) == paimeng.ENOTFOUND {
+			return nil, paimeng.Errorf(paimeng.ENoImage, "%s %s is gone", what, key)
+		}
+		return nil, fmt.Errorf("queue: open %s: %w", what, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, paimeng.MaxImageBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("queue: read %s: %w", what, err)
+	}
+	return b, nil
 }
 
 func putFile(ctx context.Context, b paimeng.BlobStore, key, name string) error {
