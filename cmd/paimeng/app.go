@@ -187,6 +187,7 @@ func (a *App) openFrontend(ctx context.Context) error {
 		Prices:      a.cfg.Prices,
 		CheckImage:  media.CheckImage,
 		CheckPrompt: filter.Check,
+		Shot:        command.ParseShot,
 		Kick:        a.Dispatcher.Kick,
 		Engines:     engines,
 		Logger:      a.log,

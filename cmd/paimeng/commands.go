@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 	"github.com/paimeng/paimeng/bots/wechat"
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/inference"
@@ -23,14 +24,19 @@ import (
 )
 
 func runGen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var image, prompt, out, sheet string
-	var seconds int
+	var image, prompt, out, sheet, cameraFlag, tailFile, resFlag, aspectFlag string
+	var seconds, fps int
 	var seed int64
 	cfg, _, err := parseConfig("gen", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&image, "image", "", "input image (JPEG, PNG or WebP)")
 		fs.StringVar(&prompt, "prompt", "", "what should happen, camera words included (推近, pull back, 左移…)")
 		fs.IntVar(&seconds, "seconds", 5, "clip length: 5 or 10")
 		fs.Int64Var(&seed, "seed", 1, "seed for the camera shake")
+		fs.StringVar(&cameraFlag, "camera", "", "camera control replacing the prompt's camera moves: AXIS:VALUE (zoom:-5, pan:3; -10 to 10) or down_back, forward_up, right_turn_forward, left_turn_forward")
+		fs.StringVar(&tailFile, "tail", "", "end frame (JPEG, PNG or WebP): the clip travels from --image to it")
+		fs.IntVar(&fps, "fps", paimeng.DefaultFPS, "frame rate: 24 or 30")
+		fs.StringVar(&resFlag, "res", "", "output size: 540, 720 or 1080 (default: the picture's own, longest side at most PAIMENG_MAX_SIDE)")
+		fs.StringVar(&aspectFlag, "aspect", "", "letterbox into 16:9, 9:16 or 1:1 (default: the picture's own shape)")
 		fs.StringVar(&out, "out", "out.mp4", "output MP4; the poster is written beside it as .jpg")
 		fs.StringVar(&sheet, "contact-sheet", "", "also write a PNG of every 12th frame here, to see the motion without a player")
 	})
@@ -43,10 +49,36 @@ func runGen(ctx context.Context, args []string, getenv func(string) string, stdo
 	if seconds != 5 && seconds != 10 {
 		return errors.New("gen: --seconds must be 5 or 10")
 	}
+	var camera *paimeng.CameraControl
+	if cameraFlag != "" {
+		if camera, err = paimeng.ParseCameraControl(cameraFlag); err != nil {
+			return fmt.Errorf("gen: --camera: %w", err)
+		}
+	}
+	res := 0
+	if resFlag != "" {
+		if res, err = paimeng.ParseResolution(resFlag); err != nil {
+			return fmt.Errorf("gen: --res: %w", err)
+		}
+	}
+	aspect, err := paimeng.ParseAspect(aspectFlag)
+	if err != nil {
+		return fmt.Errorf("gen: --aspect: %w", err)
+	}
+	if err := paimeng.CheckVideoOptions(fps, res, aspect); err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
 	data, err := os.ReadFile(image)
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
+	var tail []byte
+	if tailFile != "" {
+		if tail, err = os.ReadFile(tailFile); err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+	}
+	shot := command.ParseShot(prompt).WithControl(camera)
 	if err := inference.InitORT(cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("gen: onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", cfg.ORTLibrary, err)
 	}
@@ -64,19 +96,23 @@ func runGen(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer os.RemoveAll(dir)
 	bar := newProgressBar(stderr)
 	start := time.Now()
-	res, err := r.Render(ctx, &paimeng.RenderInput{Image: data, Prompt: prompt, Seconds: seconds, Seed: seed, OutDir: dir}, bar.update)
+	rendered, err := r.Render(ctx, &paimeng.RenderInput{
+		Image: data, Prompt: prompt, Seconds: seconds, Seed: seed, OutDir: dir,
+		Shot: &shot, Tail: tail, FPS: fps, Resolution: res, Aspect: aspect,
+	}, bar.update)
 	bar.finish()
 	if err != nil {
 		return fmt.Errorf("gen: %s: %w", paimeng.ErrorCode(err), err)
 	}
-	if err := copyFile(res.VideoPath, out); err != nil {
+	if err := copyFile(rendered.VideoPath, out); err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
 	poster := strings.TrimSuffix(out, filepath.Ext(out)) + ".jpg"
-	if err := copyFile(res.PosterPath, poster); err != nil {
+	if err := copyFile(rendered.PosterPath, poster); err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s  %dx%d  %d frames  %.1f s  %.1f MB  (took %.1f s)\n", out, res.Width, res.Height, res.Frames, res.Seconds, float64(res.Bytes)/1e6, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "%s  %dx%d  %d frames at %.0f fps  %.1f s  %.1f MB  (took %.1f s)\n", out, rendered.Width, rendered.Height, rendered.Frames,
+		float64(rendered.Frames)/rendered.Seconds, rendered.Seconds, float64(rendered.Bytes)/1e6, time.Since(start).Seconds())
 	if sheet != "" {
 		if err := media.ContactSheet(ctx, media.EncodeOptions{FFmpeg: cfg.FFmpeg}, out, sheet, 12, 240); err != nil {
 			return fmt.Errorf("gen: %w", err)
