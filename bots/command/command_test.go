@@ -574,3 +574,23 @@ func TestCameraOption(t *testing.T) {
 		}
 	}
 }
+
+func TestCameraLine(t *testing.T) {
+	if l := CameraLine(paimeng.LangZH, paimeng.Shot{}); l != "" {
+		t.Errorf("default shot line %q", l)
+	}
+	c, _ := paimeng.ParseCameraControl("zoom:-5")
+	shot := paimeng.Shot{}.WithControl(c)
+	if l := CameraLine(paimeng.LangEN, shot); l != "🎥 Camera: "+DescribeShot(paimeng.LangEN, shot) {
+		t.Errorf("en line %q", l)
+	}
+	if l := CameraLine(paimeng.LangZH, paimeng.Shot{Static: true}); !strings.HasPrefix(l, "🎥 镜头：") {
+		t.Errorf("zh line %q", l)
+	}
+	if l := CameraLine(paimeng.LangZH, paimeng.Shot{Moves: []paimeng.Move{{FadeOut: true}}}); l == "" {
+		t.Error("no line for a fade")
+	}
+	if got := AckNotes("ack", "", "a", "", "b"); got != "ack\na\nb" {
+		t.Errorf("AckNotes = %q", got)
+	}
+}

@@ -33,6 +33,7 @@ const (
 	KeyStageUpload      = "stage_upload"     // no args
 	KeyNegativeIgnored  = "negative_ignored" // no args: a note for the acknowledgement
 	KeyTailNeedsReply   = "tail_needs_reply" // no args: --tail without a first picture replied to
+	KeyCameraLine       = "camera_line"      // description string (see CameraLine)
 )
 
 // CaptionPromptRunes is how much of a prompt a done caption quotes.
@@ -106,6 +107,8 @@ func catalog(key string) (zh, en string) {
 		return "上传", "uploading"
 	case KeyNegativeIgnored:
 		return "（反向描述暂不支持，已忽略。）", "(The negative prompt is not supported yet and was ignored.)"
+	case KeyCameraLine:
+		return "🎥 镜头：%s", "🎥 Camera: %s"
 	case KeyTailNeedsReply:
 		return "--tail 需要两张图片：先发送第一帧图片，再用结束帧图片回复它，并在说明里写 /gen --tail 加描述。本次未扣除积分。",
 			"--tail needs two pictures: send the first frame, then reply to it with the end frame and the caption /gen --tail and a description. Nothing was charged."
@@ -347,4 +350,34 @@ func NegativeNote(lang paimeng.Lang, negative string) string {
 		return ""
 	}
 	return Message(lang, KeyNegativeIgnored)
+}
+
+// CameraLine is the line of an acknowledgement that says how the job's
+// camera will move ("🎥 镜头：变焦推近"), or "" when the job asked for no
+// move, fade or locked camera of its own and gets the engine's default.
+func CameraLine(lang paimeng.Lang, s paimeng.Shot) string {
+	if !s.Static && !s.HasMotion() && !hasFade(s) {
+		return ""
+	}
+	return Message(lang, KeyCameraLine, DescribeShot(lang, s))
+}
+
+func hasFade(s paimeng.Shot) bool {
+	for _, m := range s.Moves {
+		if m.FadeIn || m.FadeOut {
+			return true
+		}
+	}
+	return false
+}
+
+// AckNotes joins an acknowledgement and its extra lines (the camera line,
+// notes), leaving out empty ones.
+func AckNotes(ack string, lines ...string) string {
+	for _, l := range lines {
+		if l != "" {
+			ack += "\n" + l
+		}
+	}
+	return ack
 }

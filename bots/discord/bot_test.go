@@ -218,7 +218,7 @@ func (e *env) gen(a discordtest.GenArgs) (*discordgo.Interaction, *paimeng.Job) 
 	e.srv.WaitFor(e.t, func() bool { return e.svc.JobCount() > n }, "job submitted")
 	j := e.job(e.svc.LastJobID())
 	lang := paimeng.LangFromCode(a.User.Locale)
-	e.originalText(in, command.QueuedPriceText(lang, j.ID, 1, j.Price))
+	e.originalText(in, command.AckNotes(command.QueuedPriceText(lang, j.ID, 1, j.Price), command.CameraLine(lang, j.Shot)))
 	return in, j
 }
 
@@ -304,7 +304,11 @@ func TestGenAcknowledgesBeforeSubmitting(t *testing.T) {
 	}
 
 	j := e.job("j001")
-	m := e.originalText(in, command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price))
+	// The acknowledgement says how the camera will move.
+	m := e.originalText(in, command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price)+"\n"+command.CameraLine(paimeng.LangZH, j.Shot))
+	if !strings.Contains(m.Content, "🎥 镜头："+command.DescribeShot(paimeng.LangZH, j.Shot)) {
+		t.Errorf("acknowledgement %q lacks the camera line", m.Content)
+	}
 	if m.Flags&64 != 0 || len(m.Files) != 0 {
 		t.Errorf("acknowledgement %+v", m)
 	}
@@ -1062,7 +1066,8 @@ func TestGenOptionsInPrompt(t *testing.T) {
 	e.srv.WaitFor(t, func() bool { return len(e.svc.Submits()) == 1 }, "submit")
 	j := e.job("j001")
 	// The negative prompt written in the prompt gets the note too.
-	e.originalText(in, command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price)+"\n"+command.Message(paimeng.LangZH, command.KeyNegativeIgnored))
+	e.originalText(in, command.AckNotes(command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price),
+		command.CameraLine(paimeng.LangZH, j.Shot), command.Message(paimeng.LangZH, command.KeyNegativeIgnored)))
 	r := e.svc.Submits()[0]
 	if r.Prompt != "樱花 推近" || r.Camera.String() != "down_back" || r.FPS != 30 || r.Resolution != 720 || r.Aspect != paimeng.AspectSquare || r.NegativePrompt != "模糊" {
 		t.Errorf("prompt %q camera %q fps %d resolution %d aspect %q negative %q", r.Prompt, r.Camera.String(), r.FPS, r.Resolution, r.Aspect, r.NegativePrompt)
@@ -1075,7 +1080,8 @@ func TestGenOptionsInPrompt(t *testing.T) {
 	if r := e.svc.Submits()[1]; r.Camera.String() != "pan:-2" || r.FPS != 24 || r.Prompt != "x" {
 		t.Errorf("camera %q fps %d prompt %q", r.Camera.String(), r.FPS, r.Prompt)
 	}
-	e.originalText(in, command.QueuedPriceText(paimeng.LangZH, "j002", 2, e.job("j002").Price))
+	j2 := e.job("j002")
+	e.originalText(in, command.AckNotes(command.QueuedPriceText(paimeng.LangZH, "j002", 2, j2.Price), command.CameraLine(paimeng.LangZH, j2.Shot)))
 }
 
 func TestGenBadOptionsRefusedAtOnce(t *testing.T) {

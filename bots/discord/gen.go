@@ -173,7 +173,7 @@ func checkAttachment(a *discordgo.MessageAttachment) error {
 }
 
 // genRequest reads /gen's options and downloads its image and end frame.
-// The returned note is appended to the acknowledgement.
+// The returned note, if any, is a line for the acknowledgement.
 func (b *Bot) genRequest(ctx context.Context, m member, st replyState, data discordgo.ApplicationCommandInteractionData) (*paimeng.Request, string, error) {
 	spec, refusal := readGen(m.lang, data)
 	if refusal != nil {
@@ -198,11 +198,7 @@ func (b *Bot) genRequest(ctx context.Context, m member, st replyState, data disc
 		Reply:       st.marshal(),
 	}
 	spec.cmd.FillRequest(req)
-	note := ""
-	if n := command.NegativeNote(m.lang, req.NegativePrompt); n != "" {
-		note = "\n" + n
-	}
-	return req, note, nil
+	return req, command.NegativeNote(m.lang, req.NegativePrompt), nil
 }
 
 // attachmentOf returns /gen's image: the attachment its option names, or
@@ -266,7 +262,8 @@ func (b *Bot) download(ctx context.Context, a *discordgo.MessageAttachment) ([]b
 }
 
 // submit queues req and edits the interaction's response into the
-// acknowledgement (price and queue position) with note appended.
+// acknowledgement (price and queue position), with the job's camera move
+// and note, if any, on lines of their own.
 func (b *Bot) submit(ctx context.Context, log *slog.Logger, st replyState, m member, req *paimeng.Request, note string) {
 	job, err := b.sub.Submit(ctx, req)
 	if err != nil {
@@ -287,7 +284,7 @@ func (b *Bot) submit(ctx context.Context, log *slog.Logger, st replyState, m mem
 		log.Warn("queue position unknown", "err", err)
 		pos = -1
 	}
-	ack := command.QueuedPriceText(m.lang, job.ID, pos, job.Price) + note
+	ack := command.AckNotes(command.QueuedPriceText(m.lang, job.ID, pos, job.Price), command.CameraLine(m.lang, job.Shot), note)
 
 	// The result (or a progress bar) may have beaten the acknowledgement.
 	unlock := b.lockJob(job.ID)

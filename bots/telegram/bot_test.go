@@ -716,7 +716,11 @@ func TestTailFromReply(t *testing.T) {
 	// The acknowledgement is the usual one, with the negative-prompt note.
 	sent := e.srv.Sent("sendMessage")
 	j, _ := e.svc.Job(context.Background(), "j001")
-	want := command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price) + "\n" + command.Message(paimeng.LangZH, command.KeyNegativeIgnored)
+	want := command.QueuedPriceText(paimeng.LangZH, "j001", 1, j.Price) + "\n" + command.CameraLine(paimeng.LangZH, j.Shot) + "\n" +
+		command.Message(paimeng.LangZH, command.KeyNegativeIgnored)
+	if command.CameraLine(paimeng.LangZH, j.Shot) == "" {
+		t.Error("no camera line for zoom:-5")
+	}
 	if len(sent) != 1 || sent[0].Text != want || sent[0].ReplyTo != m.MessageID {
 		t.Errorf("sent %+v", sent)
 	}

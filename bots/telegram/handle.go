@@ -277,10 +277,8 @@ func (b *Bot) gen(ctx context.Context, log *slog.Logger, m *tgbotapi.Message, cm
 		log.Warn("queue position unknown", "err", err)
 		pos = -1
 	}
-	ack := command.QueuedPriceText(lang, job.ID, pos, job.Price)
-	if note := command.NegativeNote(lang, req.NegativePrompt); note != "" {
-		ack += "\n" + note
-	}
+	ack := command.AckNotes(command.QueuedPriceText(lang, job.ID, pos, job.Price),
+		command.CameraLine(lang, job.Shot), command.NegativeNote(lang, req.NegativePrompt))
 	statusID, err := b.reply(ctx, m.Chat.ID, m.MessageID, ack)
 	if err != nil {
 		log.Error("queued reply failed", "err", err)

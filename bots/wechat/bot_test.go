@@ -770,6 +770,7 @@ func TestCameraAndOutputOptions(t *testing.T) {
 	r := e.text(reader, "樱花 --camera zoom:-5 --fps 30 --res 1080p --aspect 9:16 --negative 模糊", false)
 	contains(t, "ack", r.Content, "任务 #j001")
 	contains(t, "negative note", r.Content, command.Message(paimeng.LangZH, command.KeyNegativeIgnored))
+	contains(t, "camera line", r.Content, "🎥 镜头：")
 	reqs := e.svc.Submits()
 	if len(reqs) != 1 {
 		t.Fatalf("%d submissions", len(reqs))

@@ -341,10 +341,8 @@ func (b *Bot) gen(ctx context.Context, m *message.MixMessage, cmd command.Comman
 		pos = -1
 	}
 	log.Info("job queued", "position", pos, "price", job.Price, "mode", string(job.Mode), "lane", string(job.Lane))
-	ack := command.QueuedPriceText(lang, job.ID, pos, job.Price)
-	if note := command.NegativeNote(lang, req.NegativePrompt); note != "" {
-		ack += "\n" + note
-	}
+	ack := command.AckNotes(command.QueuedPriceText(lang, job.ID, pos, job.Price),
+		command.CameraLine(lang, job.Shot), command.NegativeNote(lang, req.NegativePrompt))
 	if !b.customerService {
 		ack += nextMessageText
 		if u := b.videoURL(job.ID); u != "" {
