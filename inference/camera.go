@@ -423,9 +423,9 @@ func (e *CameraEngine) render(ctx context.Context, spec paimeng.VideoSpec, frame
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rows := make([]int32, 4*spec.Width)
+			sc := newScratch(spec.Width)
 			for s := range work {
-				renderFrame(s.buf, spec.Width, spec.Height, a, b, &frames[s.i], rows)
+				renderFrame(s.buf, spec.Width, spec.Height, a, b, &frames[s.i], sc)
 				s.done <- nil
 			}
 		}()

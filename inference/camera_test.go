@@ -298,7 +298,7 @@ func TestCameraRendererMatchesReference(t *testing.T) {
 			tb = b
 		}
 		got := make([]byte, W*H*3/2)
-		renderFrame(got, W, H, a, tb, &p, make([]int32, 4*W))
+		renderFrame(got, W, H, a, tb, &p, newScratch(W))
 		want, err := ref.frame(W, H, a, tb, &p)
 		if err != nil {
 			t.Fatal(err)
@@ -354,7 +354,7 @@ func TestCameraPullBackAntialiased(t *testing.T) {
 	// frequency is above 0.6 cycles per output pixel.
 	shimmer := func(noMip bool) (worst float64, frames int) {
 		buf := make([]byte, l.spec.FrameSize())
-		rows := make([]int32, 4*l.spec.Width)
+		rows := newScratch(l.spec.Width)
 		for i := range p.frames {
 			f := p.frames[i]
 			if scaleAt(f.hy, 320, 180)/P < 0.6 {
@@ -602,7 +602,7 @@ func BenchmarkRenderFrame720p(b *testing.B) {
 			p := frameParams{hy: hy, hc: mat3{0.5, 0, 0, 0, 0.5, 0, 0, 0, 1}.mul(hy).mul(mat3{2, 0, 0, 0, 2, 0, 0, 0, 1}),
 				lod: lodFor(scaleAt(hy, W/2, H/2)), gain: 1, rect: rect{0, 0, W, H}}
 			buf := make([]byte, W*H*3/2)
-			rows := make([]int32, 4*W)
+			rows := newScratch(W)
 			b.ResetTimer()
 			for range b.N {
 				renderFrame(buf, W, H, a, nil, &p, rows)

@@ -101,10 +101,61 @@ func lodSplit(lod float64, levels int) (int, int) {
 	return k, int(math.Round((lod - float64(k)) * fracOne))
 }
 
+// scratch is one renderer's reusable memory.
+type scratch struct {
+	rows [5][]int32     // output-row accumulators and a vertically blended source row
+	cols [2][2]colTable // separable frames: [luma, chroma][level k, k+1]
+}
+
+func newScratch(w int) *scratch {
+	sc := &scratch{}
+	for i := range sc.rows {
+		sc.rows[i] = make([]int32, w+2)
+	}
+	return sc
+}
+
+// colTable holds, for a frame without rotation or perspective, where every
+// output column samples one level of a plane: source columns do not depend
+// on the row, so they are worked out once per frame.
+type colTable struct {
+	x0, wx []int32 // per output column: source column relative to lo, weight in 1/1024
+	lo, n  int     // the source columns the row needs: lo .. lo+n-1
+}
+
+// build fills the table for n output columns of h on level k of pl.
+func (c *colTable) build(h mat3, k int, pl *plane, n int) {
+	c.x0, c.wx = grow(c.x0, n), grow(c.wx, n)
+	s := 1 / (math.Exp2(float64(k)) * h[8])
+	maxU := float64(pl.w - 1)
+	lo, hi := math.MaxInt, 0
+	for i := range n {
+		u := (h[0]*(float64(i)+0.5)+h[2])*s - 0.5
+		u = math.Max(0, math.Min(maxU, u))
+		fu := int(u * fracOne)
+		x0 := fu >> fracBits
+		c.x0[i], c.wx[i] = int32(x0), int32(fu&(fracOne-1))
+		lo, hi = min(lo, x0), max(hi, x0)
+	}
+	for i := range n {
+		c.x0[i] -= int32(lo)
+	}
+	c.lo, c.n = lo, min(hi+1, pl.w-1)-lo+1
+}
+
+func grow(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
+}
+
+// separable reports whether h maps rows to rows and columns to columns.
+func separable(h mat3) bool { return h[1] == 0 && h[3] == 0 && h[6] == 0 && h[7] == 0 }
+
 // renderFrame writes one yuv420p frame of size w×h into dst: the content
 // rect sampled from a (and b, the end frame, by p.tail), the rest black.
-// rows is scratch space of at least 4·w int32s.
-func renderFrame(dst []byte, w, h int, a, b *pyramid, p *frameParams, rows []int32) {
+func renderFrame(dst []byte, w, h int, a, b *pyramid, p *frameParams, sc *scratch) {
 	ySize, cw, ch := w*h, w/2, h/2
 	yPlane, uPlane, vPlane := dst[:ySize], dst[ySize:ySize+cw*ch], dst[ySize+cw*ch:ySize+2*cw*ch]
 	levels := len(a.y)
@@ -120,15 +171,32 @@ func renderFrame(dst []byte, w, h int, a, b *pyramid, p *frameParams, rows []int
 	fillBars(uPlane, cw, ch, cr, blackC)
 	fillBars(vPlane, cw, ch, cr, blackC)
 
-	sc := [4][]int32{rows[:w], rows[w : 2*w], rows[2*w : 3*w], rows[3*w : 4*w]}
+	var colsY, colsC *[2]colTable
+	if separable(p.hy) {
+		colsY, colsC = &sc.cols[0], &sc.cols[1]
+		for j, l := range []int{k, min(k+1, levels-1)} {
+			colsY[j].build(p.hy, l, &a.y[l], r.w)
+			colsC[j].build(p.hc, l, &a.u[l], cr.w)
+			need := max(colsY[j].n, colsC[j].n) + 1
+			for _, i := range []int{3, 4} {
+				if cap(sc.rows[i]) < need {
+					sc.rows[i] = make([]int32, need)
+				}
+			}
+		}
+	}
 	var tailY, tailU, tailV []plane
 	if mix > 0 {
 		tailY, tailU, tailV = b.y, b.u, b.v
 	}
 	for y := range r.h {
 		out := yPlane[(r.y+y)*w+r.x : (r.y+y)*w+r.x+r.w]
-		sampleRow(sc, r.w, p.hy, y, a.y, tailY, k, t, mix)
-		finishRow(out, sc[0][:r.w], g, blackY)
+		if colsY != nil && mix == 0 {
+			fusedRow(out, sc, p.hy, colsY, y, a.y, k, t, g, blackY)
+			continue
+		}
+		sampleRow(sc, r.w, p.hy, colsY, y, a.y, tailY, k, t, mix)
+		finishRow(out, sc.rows[0][:r.w], g, blackY)
 	}
 	for y := range cr.h {
 		for _, c := range [2]struct {
@@ -136,38 +204,132 @@ func renderFrame(dst []byte, w, h int, a, b *pyramid, p *frameParams, rows []int
 			src, tail []plane
 		}{{uPlane, a.u, tailU}, {vPlane, a.v, tailV}} {
 			out := c.pl[(cr.y+y)*cw+cr.x : (cr.y+y)*cw+cr.x+cr.w]
-			sampleRow(sc, cr.w, p.hc, y, c.src, c.tail, k, t, mix)
-			finishRow(out, sc[0][:cr.w], g, blackC)
+			if colsC != nil && mix == 0 {
+				fusedRow(out, sc, p.hc, colsC, y, c.src, k, t, g, blackC)
+				continue
+			}
+			sampleRow(sc, cr.w, p.hc, colsC, y, c.src, c.tail, k, t, mix)
+			finishRow(out, sc.rows[0][:cr.w], g, blackC)
 		}
 	}
 }
 
-// sampleRow samples n pixels of output row y of one plane into sc[0]
-// (values << 20): the trilinear blend of levels k and k+1 (weight t/1024)
-// of src, blended with the end frame's plane tail by mix/1024. sc[1..3]
-// are scratch rows.
-func sampleRow(sc [4][]int32, n int, h mat3, y int, src, tail []plane, k, t, mix int) {
-	acc := sc[0][:n]
-	sampleLevels(acc, sc[1][:n], h, y, src, k, t)
+// fusedRow is the common case of a separable frame without an end frame in
+// one pass: both levels' source rows are blended vertically, then each
+// output pixel samples both, blends them by t/1024, applies the gain and
+// rounds. The arithmetic is exactly sampleRow's and finishRow's.
+func fusedRow(out []byte, sc *scratch, h mat3, cols *[2]colTable, y int, src []plane, k, t, g, black int) {
+	const half = 1 << (valBits - 1)
+	va := verticalRow(sc.rows[4], h, y, &src[k], k, &cols[0])
+	xa, wa := cols[0].x0[:len(out)], cols[0].wx[:len(out)]
+	if t == 0 && g == 1<<16 {
+		for i, x := range xa {
+			p := int(va[x])
+			out[i] = byte((p<<fracBits + (int(va[x+1])-p)*int(wa[i]) + half) >> valBits)
+		}
+		return
+	}
+	var vb []int32
+	xb, wb := xa, wa
+	if t > 0 {
+		vb = verticalRow(sc.rows[3], h, y, &src[k+1], k+1, &cols[1])
+		xb, wb = cols[1].x0[:len(out)], cols[1].wx[:len(out)]
+	}
+	if g == 1<<16 {
+		// Blends of in-range values stay in range: no clamp.
+		wa, xb, wb = wa[:len(xa)], xb[:len(xa)], wb[:len(xa)]
+		for i, x := range xa {
+			p := int(va[x])
+			v := p<<fracBits + (int(va[x+1])-p)*int(wa[i])
+			xq := xb[i]
+			q := int(vb[xq])
+			u := q<<fracBits + (int(vb[xq+1])-q)*int(wb[i])
+			out[i] = byte((v + ((u-v)*t)>>fracBits + half) >> valBits)
+		}
+		return
+	}
+	bl := black << valBits
+	for i, x := range xa {
+		p := int(va[x])
+		v := p<<fracBits + (int(va[x+1])-p)*int(wa[i])
+		if t > 0 {
+			q := int(vb[xb[i]])
+			u := q<<fracBits + (int(vb[xb[i]+1])-q)*int(wb[i])
+			v += ((u - v) * t) >> fracBits
+		}
+		v = ((v-bl)*g)>>16 + bl
+		out[i] = byte(max(0, min(255, (v+half)>>valBits)))
+	}
+}
+
+// verticalRow blends the two source rows of output row y over the columns
+// the row needs, in 1/1024 of a level, into buf (grown as needed).
+func verticalRow(buf []int32, h mat3, y int, pl *plane, k int, c *colTable) []int32 {
+	s := 1 / (math.Exp2(float64(k)) * h[8])
+	v := (h[4]*(float64(y)+0.5)+h[5])*s - 0.5
+	v = math.Max(0, math.Min(float64(pl.h-1), v))
+	fv := int(v * fracOne)
+	y0, wy := fv>>fracBits, int32(fv&(fracOne-1))
+	y1 := min(y0+1, pl.h-1)
+	r0 := pl.pix[y0*pl.w+c.lo : y0*pl.w+c.lo+c.n]
+	r1 := pl.pix[y1*pl.w+c.lo : y1*pl.w+c.lo+c.n]
+	vr := buf[:cap(buf)][:c.n+1]
+	r1 = r1[:len(r0)]
+	for j, p := range r0 {
+		a := int32(p)
+		vr[j] = a<<fracBits + (int32(r1[j])-a)*wy
+	}
+	vr[c.n] = vr[c.n-1]
+	return vr
+}
+
+// sampleRow samples n pixels of output row y of one plane into
+// sc.rows[0] (values << 20): the trilinear blend of levels k and k+1
+// (weight t/1024) of src, blended with the end frame's plane tail by
+// mix/1024. cols is set for separable frames.
+func sampleRow(sc *scratch, n int, h mat3, cols *[2]colTable, y int, src, tail []plane, k, t, mix int) {
+	acc := sc.rows[0][:n]
+	sampleLevels(acc, sc.rows[1][:n], sc.rows[4], h, cols, y, src, k, t)
 	if mix == 0 {
 		return
 	}
-	ob := sc[2][:n]
-	sampleLevels(ob, sc[3][:n], h, y, tail, k, t)
+	ob := sc.rows[2][:n]
+	sampleLevels(ob, sc.rows[3][:n], sc.rows[4], h, cols, y, tail, k, t)
 	for i := range acc {
 		acc[i] += int32((int64(ob[i]-acc[i]) * int64(mix)) >> fracBits)
 	}
 }
 
 // sampleLevels samples levels k and k+1 of src and blends them by t/1024.
-func sampleLevels(acc, tmp []int32, h mat3, y int, src []plane, k, t int) {
-	bilinearRow(acc, h, y, &src[k], k)
+func sampleLevels(acc, tmp, vr []int32, h mat3, cols *[2]colTable, y int, src []plane, k, t int) {
+	if cols != nil {
+		separableRow(acc, vr, h, y, &src[k], k, &cols[0])
+	} else {
+		bilinearRow(acc, h, y, &src[k], k)
+	}
 	if t == 0 {
 		return
 	}
-	bilinearRow(tmp, h, y, &src[k+1], k+1)
+	if cols != nil {
+		separableRow(tmp, vr, h, y, &src[k+1], k+1, &cols[1])
+	} else {
+		bilinearRow(tmp, h, y, &src[k+1], k+1)
+	}
 	for i := range acc {
 		acc[i] += int32((int64(tmp[i]-acc[i]) * int64(t)) >> fracBits)
+	}
+}
+
+// separableRow samples output row y of a separable frame from level k of
+// pl: the two source rows are blended once over the columns the row needs
+// (into vr), then every output pixel blends two neighbours of that row.
+// The arithmetic is exactly bilinearRow's, in the other order.
+func separableRow(out, vr []int32, h mat3, y int, pl *plane, k int, c *colTable) {
+	vr = verticalRow(vr, h, y, pl, k, c)
+	x0s, wxs := c.x0[:len(out)], c.wx[:len(out)]
+	for i, x0 := range x0s {
+		a := vr[x0]
+		out[i] = a<<fracBits + (vr[x0+1]-a)*wxs[i]
 	}
 }
 
