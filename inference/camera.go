@@ -9,8 +9,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
-
-	ort "github.com/yalue/onnxruntime_go"
+	"sync/atomic"
 
 	"github.com/paimeng/paimeng"
 )
@@ -40,26 +39,22 @@ type CameraOptions struct {
 // CameraEngine animates a still with a virtual camera: a perspective
 // camera over the picture plane that travels, turns, rolls, zooms, orbits
 // and shakes as the shot says (see shot.go), with fades and an optional
-// dissolve to an end frame. The still is converted once per job to
-// BT.709 Y'CbCr planes at the resolution the tightest view needs (ONNX
-// Runtime, antialiased); a mip pyramid of those planes is then sampled per
-// frame through the frame's homography by a fixed-point trilinear renderer
-// that writes yuv420p straight into the encoder's buffers, several frames
-// at once. refGraph is the same renderer in ONNX, the reference it is
-// tested against.
+// dissolve to an end frame. The still is converted once per job to BT.709
+// Y'CbCr planes at the resolution the tightest view needs; a mip pyramid
+// of those planes is then sampled per frame through the frame's homography
+// by a fixed-point trilinear renderer that writes yuv420p straight into the
+// encoder's buffers, several frames at once. refGraph is the same renderer
+// as an ONNX graph, the reference it is tested against. The engine itself
+// needs no ONNX Runtime.
 type CameraEngine struct {
-	opt  CameraOptions
-	prep *ort.DynamicAdvancedSession
+	opt    CameraOptions
+	closed atomic.Bool
 }
 
 var _ paimeng.Engine = (*CameraEngine)(nil)
 
-// NewCameraEngine builds the engine's preparation graph; InitORT must have
-// succeeded first. The session is shared by all jobs; Close releases it.
+// NewCameraEngine returns the engine, warmed up on a tiny clip.
 func NewCameraEngine(opts CameraOptions) (*CameraEngine, error) {
-	if !ort.IsInitialized() {
-		return nil, ErrORTNotInitialized
-	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.NumCPU()
 	}
@@ -67,58 +62,21 @@ func NewCameraEngine(opts CameraOptions) (*CameraEngine, error) {
 		opts.MaxSide = DefaultMaxSide
 	}
 	e := &CameraEngine{opt: opts}
-	var err error
-	if e.prep, err = e.session(prepGraph, runtime.NumCPU(), []string{"rgba", "size_y", "size_c"}, []string{"y", "uv"}); err != nil {
-		return nil, err
-	}
-	// One tiny clip so the first job does not pay for kernel setup.
 	warm := image.NewRGBA(image.Rect(0, 0, 64, 64))
 	if err := e.Generate(context.Background(), &paimeng.GenInput{Image: warm, Seconds: 1}, discard{}, nil); err != nil {
-		e.Close()
 		return nil, fmt.Errorf("inference: warm up: %w", err)
 	}
 	return e, nil
-}
-
-func (e *CameraEngine) session(build func() ([]byte, error), threads int, in, out []string) (*ort.DynamicAdvancedSession, error) {
-	model, err := build()
-	if err != nil {
-		return nil, err
-	}
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, fmt.Errorf("inference: session options: %w", err)
-	}
-	defer so.Destroy()
-	if err := so.SetIntraOpNumThreads(threads); err != nil {
-		return nil, fmt.Errorf("inference: intra-op threads: %w", err)
-	}
-	if err := so.SetInterOpNumThreads(1); err != nil {
-		return nil, fmt.Errorf("inference: inter-op threads: %w", err)
-	}
-	// Idle threads must not spin: the encoder needs the same cores.
-	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
-		return nil, fmt.Errorf("inference: session config: %w", err)
-	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, in, out, so)
-	if err != nil {
-		return nil, fmt.Errorf("inference: create session: %w", err)
-	}
-	return s, nil
 }
 
 type discard struct{}
 
 func (discard) WriteFrame([]byte) error { return nil }
 
-// Close releases the session.
+// Close stops the engine from taking more clips.
 func (e *CameraEngine) Close() error {
-	if e.prep == nil {
-		return nil
-	}
-	err := e.prep.Destroy()
-	e.prep = nil
-	return err
+	e.closed.Store(true)
+	return nil
 }
 
 // Name implements paimeng.Engine.
@@ -275,19 +233,14 @@ func (e *CameraEngine) Generate(ctx context.Context, in *paimeng.GenInput, sink 
 	if err != nil {
 		return err
 	}
-	if e.prep == nil {
+	if e.closed.Load() {
 		return errors.New("inference: camera engine closed")
 	}
 	p := plan(in, l)
-	a, err := e.pyramid(in.Image, p)
-	if err != nil {
-		return err
-	}
+	a := buildPyramid(in.Image, p)
 	var b *pyramid
 	if in.Tail != nil {
-		if b, err = e.pyramid(coverCrop(in.Tail, in.Image.Bounds()), p); err != nil {
-			return err
-		}
+		b = buildPyramid(coverCrop(in.Tail, in.Image.Bounds()), p)
 	}
 	return e.render(ctx, l.spec, p.frames, a, b, sink, progress)
 }
@@ -310,58 +263,9 @@ func coverCrop(img image.Image, ref image.Rectangle) image.Image {
 
 // pyramid converts img to BT.709 planes of the plan's working size and
 // builds the levels the plan needs.
-func (e *CameraEngine) pyramid(img image.Image, p clipPlan) (*pyramid, error) {
-	y, uv, err := e.prepare(img, p.ws, p.hs)
-	if err != nil {
-		return nil, err
-	}
-	cs := (p.ws / 2) * (p.hs / 2)
-	return newPyramid(
-		plane{pix: y, w: p.ws, h: p.hs},
-		plane{pix: uv[:cs], w: p.ws / 2, h: p.hs / 2},
-		plane{pix: uv[cs:], w: p.ws / 2, h: p.hs / 2},
-		p.levels), nil
-}
-
-// prepare converts the still to Y and UV planes of size ws×hs.
-func (e *CameraEngine) prepare(img image.Image, ws, hs int) (y, uv []byte, err error) {
-	b := img.Bounds()
-	rgba, ok := img.(*image.RGBA)
-	if !ok || rgba.Stride != 4*b.Dx() {
-		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
-	}
-	src, err := ort.NewTensor(ort.NewShape(1, int64(b.Dy()), int64(b.Dx()), 4), rgba.Pix)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inference: input tensor: %w", err)
-	}
-	defer src.Destroy()
-	sizeY, err := ort.NewTensor(ort.NewShape(4), []int64{1, int64(hs), int64(ws), 4})
-	if err != nil {
-		return nil, nil, fmt.Errorf("inference: size tensor: %w", err)
-	}
-	defer sizeY.Destroy()
-	sizeC, err := ort.NewTensor(ort.NewShape(4), []int64{1, int64(hs / 2), int64(ws / 2), 4})
-	if err != nil {
-		return nil, nil, fmt.Errorf("inference: size tensor: %w", err)
-	}
-	defer sizeC.Destroy()
-	y = make([]byte, ws*hs)
-	uv = make([]byte, 2*(ws/2)*(hs/2))
-	ty, err := ort.NewTensor(ort.NewShape(1, 1, int64(hs), int64(ws)), y)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inference: plane tensor: %w", err)
-	}
-	defer ty.Destroy()
-	tc, err := ort.NewTensor(ort.NewShape(1, 2, int64(hs/2), int64(ws/2)), uv)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inference: plane tensor: %w", err)
-	}
-	defer tc.Destroy()
-	if err := e.prep.Run([]ort.Value{src, sizeY, sizeC}, []ort.Value{ty, tc}); err != nil {
-		return nil, nil, fmt.Errorf("inference: prepare still: %w", err)
-	}
-	return y, uv, nil
+func buildPyramid(img image.Image, p clipPlan) *pyramid {
+	y, u, v := toPlanes(img, p.ws, p.hs)
+	return newPyramid(y, u, v, p.levels)
 }
 
 // slot is one frame on its way to the sink.

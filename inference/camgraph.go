@@ -17,52 +17,6 @@ func rgbToYUV709() (w [9]float32, b [3]float32) {
 	return w, [3]float32{16.5, 128.5, 128.5}
 }
 
-// prepGraph turns a packed RGBA still into the working planes with
-// antialiased resizes on the 8-bit pixels: Y from a (hs, ws) resize, U and V
-// from a (hs/2, ws/2) one (the 2×2 chroma average, folded into the filter),
-// each converted to BT.709 limited range by one small MatMul. The results
-// of a BT.709 conversion of 0..255 RGB are always in range, so no clip.
-//
-//	in   rgba    uint8 [1, h, w, 4]
-//	in   size_y  int64 [4] = 1, hs, ws, 4
-//	in   size_c  int64 [4] = 1, hs/2, ws/2, 4
-//	out  y       uint8 [1, 1, hs, ws]
-//	out  uv      uint8 [1, 2, hs/2, ws/2]
-func prepGraph() ([]byte, error) {
-	g := newGraph("paimeng_prep")
-	rgba := g.input("rgba", tUint8, 1, "h", "w", 4)
-	sizeY := g.input("size_y", tInt64, 4)
-	sizeC := g.input("size_c", tInt64, 4)
-	w, b := rgbToYUV709()
-	// Weights as [4, n] with a zero alpha row.
-	mat := func(rows ...int) string {
-		m := make([]float32, 4*len(rows))
-		for j, r := range rows {
-			for c := range 3 {
-				m[c*len(rows)+j] = w[r*3+c]
-			}
-		}
-		return g.constF([]int64{4, int64(len(rows))}, m...)
-	}
-	ra := attrs{"mode": "linear", "antialias": 1, "coordinate_transformation_mode": "half_pixel"}
-
-	y := g.node("Resize", []string{rgba, "", "", sizeY}, ra)
-	y = g.node("Cast", []string{y}, attrs{"to": int(tFloat)})
-	y = g.node("Add", []string{g.node("MatMul", []string{y, mat(0)}, nil), g.constF([]int64{1}, b[0])}, nil)
-	y = g.node("Cast", []string{y}, attrs{"to": int(tUint8)})
-	g.node("Transpose", []string{y}, attrs{"perm": []int64{0, 3, 1, 2}}, "y") // C=1: a relabel
-
-	c := g.node("Resize", []string{rgba, "", "", sizeC}, ra)
-	c = g.node("Cast", []string{c}, attrs{"to": int(tFloat)})
-	c = g.node("Add", []string{g.node("MatMul", []string{c, mat(1, 2)}, nil), g.constF([]int64{2}, b[1], b[2])}, nil)
-	c = g.node("Cast", []string{c}, attrs{"to": int(tUint8)})
-	g.node("Transpose", []string{c}, attrs{"perm": []int64{0, 3, 1, 2}}, "uv")
-
-	g.output("y", tUint8, 1, 1, "hs", "ws")
-	g.output("uv", tUint8, 1, 2, "hc", "wc")
-	return g.model(19)
-}
-
 // refGraph is the reference implementation of one plane of one frame,
 // which the fixed-point renderer (and any GPU kernel) is tested against:
 // output pixel centres through a homography, a bilinear GridSample of two
