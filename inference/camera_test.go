@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	ort "github.com/yalue/onnxruntime_go"
+
 	"github.com/paimeng/paimeng"
 )
 
@@ -605,5 +607,57 @@ func BenchmarkRenderFrame720p(b *testing.B) {
 				renderFrame(buf, W, H, a, nil, &p, rows)
 			}
 		})
+	}
+}
+
+// BenchmarkReferenceFrame720p times the ONNX reference graph (fp32
+// GridSample of two levels, ONNX Runtime on CPU) on the luma plane of the
+// same push-in frame as BenchmarkRenderFrame720p/zoom, inputs prepared
+// once: the path the fixed-point renderer replaces.
+func BenchmarkReferenceFrame720p(b *testing.B) {
+	needORT(b)
+	ref, err := newReference()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.close()
+	const ws, hs, W, H = 1700, 956, 1280, 720
+	v := view{aspect: float64(ws) / hs, wo: W, ho: H}
+	hy := v.worldToPixels(ws, hs).mul(v.toWorld(pose{logDist: -0.2}, 1))
+	for i := range hy {
+		hy[i] /= hy[8]
+	}
+	tensor := func(shape ort.Shape, data []float32) ort.Value {
+		t, err := ort.NewTensor(shape, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return t
+	}
+	l0 := tensor(ort.NewShape(1, 1, hs, ws), make([]float32, ws*hs))
+	l1 := tensor(ort.NewShape(1, 1, hs/2, ws/2), make([]float32, (ws/2)*(hs/2)))
+	xy := make([]float32, 0, W*H*3)
+	for y := range H {
+		for x := range W {
+			xy = append(xy, float32(x)+0.5, float32(y)+0.5, 1)
+		}
+	}
+	ins := []ort.Value{l0, l1, l0, l1,
+		tensor(ort.NewShape(W*H, 3), xy),
+		tensor(ort.NewShape(3, 3), []float32{float32(hy[0]), float32(hy[3]), float32(hy[6]), float32(hy[1]), float32(hy[4]), float32(hy[7]), float32(hy[2]), float32(hy[5]), float32(hy[8])}),
+		tensor(ort.NewShape(2), []float32{2.0 / ws, 2.0 / hs}),
+		tensor(ort.NewShape(2), []float32{2.0 / ws, 2.0 / hs}),
+	}
+	size, err := ort.NewTensor(ort.NewShape(4), []int64{1, H, W, 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ins = append(ins, size, tensor(ort.NewShape(4), []float32{0.4, 0, 1, 16}))
+	out := tensor(ort.NewShape(1, 1, H, W), make([]float32, W*H))
+	b.ResetTimer()
+	for range b.N {
+		if err := ref.sess.Run(ins, []ort.Value{out}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
