@@ -119,13 +119,13 @@ func newScratch(w int) *scratch {
 // output column samples one level of a plane: source columns do not depend
 // on the row, so they are worked out once per frame.
 type colTable struct {
-	x0, wx []int32 // per output column: source column relative to lo, weight in 1/1024
-	lo, n  int     // the source columns the row needs: lo .. lo+n-1
+	xw    []int32 // per output column: source column relative to lo << 10 | weight in 1/1024
+	lo, n int     // the source columns the row needs: lo .. lo+n-1
 }
 
 // build fills the table for n output columns of h on level k of pl.
 func (c *colTable) build(h mat3, k int, pl *plane, n int) {
-	c.x0, c.wx = grow(c.x0, n), grow(c.wx, n)
+	c.xw = grow(c.xw, n)
 	s := 1 / (math.Exp2(float64(k)) * h[8])
 	maxU := float64(pl.w - 1)
 	lo, hi := math.MaxInt, 0
@@ -133,12 +133,11 @@ func (c *colTable) build(h mat3, k int, pl *plane, n int) {
 		u := (h[0]*(float64(i)+0.5)+h[2])*s - 0.5
 		u = math.Max(0, math.Min(maxU, u))
 		fu := int(u * fracOne)
-		x0 := fu >> fracBits
-		c.x0[i], c.wx[i] = int32(x0), int32(fu&(fracOne-1))
-		lo, hi = min(lo, x0), max(hi, x0)
+		c.xw[i] = int32(fu)
+		lo, hi = min(lo, fu>>fracBits), max(hi, fu>>fracBits)
 	}
 	for i := range n {
-		c.x0[i] -= int32(lo)
+		c.xw[i] -= int32(lo << fracBits)
 	}
 	c.lo, c.n = lo, min(hi+1, pl.w-1)-lo+1
 }
@@ -220,41 +219,47 @@ func renderFrame(dst []byte, w, h int, a, b *pyramid, p *frameParams, sc *scratc
 // rounds. The arithmetic is exactly sampleRow's and finishRow's.
 func fusedRow(out []byte, sc *scratch, h mat3, cols *[2]colTable, y int, src []plane, k, t, g, black int) {
 	const half = 1 << (valBits - 1)
+	const mask = fracOne - 1
 	va := verticalRow(sc.rows[4], h, y, &src[k], k, &cols[0])
-	xa, wa := cols[0].x0[:len(out)], cols[0].wx[:len(out)]
+	xa := cols[0].xw[:len(out)]
 	if t == 0 && g == 1<<16 {
-		for i, x := range xa {
+		for i, xw := range xa {
+			x := xw >> fracBits
 			p := int(va[x])
-			out[i] = byte((p<<fracBits + (int(va[x+1])-p)*int(wa[i]) + half) >> valBits)
+			out[i] = byte((p<<fracBits + (int(va[x+1])-p)*int(xw&mask) + half) >> valBits)
 		}
 		return
 	}
 	var vb []int32
-	xb, wb := xa, wa
+	xb := xa
 	if t > 0 {
 		vb = verticalRow(sc.rows[3], h, y, &src[k+1], k+1, &cols[1])
-		xb, wb = cols[1].x0[:len(out)], cols[1].wx[:len(out)]
+		xb = cols[1].xw[:len(xa)]
 	}
 	if g == 1<<16 {
 		// Blends of in-range values stay in range: no clamp.
-		wa, xb, wb = wa[:len(xa)], xb[:len(xa)], wb[:len(xa)]
-		for i, x := range xa {
+		for i, xw := range xa {
+			x := xw >> fracBits
 			p := int(va[x])
-			v := p<<fracBits + (int(va[x+1])-p)*int(wa[i])
-			xq := xb[i]
-			q := int(vb[xq])
-			u := q<<fracBits + (int(vb[xq+1])-q)*int(wb[i])
+			v := p<<fracBits + (int(va[x+1])-p)*int(xw&mask)
+			xw = xb[i]
+			x = xw >> fracBits
+			q := int(vb[x])
+			u := q<<fracBits + (int(vb[x+1])-q)*int(xw&mask)
 			out[i] = byte((v + ((u-v)*t)>>fracBits + half) >> valBits)
 		}
 		return
 	}
 	bl := black << valBits
-	for i, x := range xa {
+	for i, xw := range xa {
+		x := xw >> fracBits
 		p := int(va[x])
-		v := p<<fracBits + (int(va[x+1])-p)*int(wa[i])
+		v := p<<fracBits + (int(va[x+1])-p)*int(xw&mask)
 		if t > 0 {
-			q := int(vb[xb[i]])
-			u := q<<fracBits + (int(vb[xb[i]+1])-q)*int(wb[i])
+			xw = xb[i]
+			x = xw >> fracBits
+			q := int(vb[x])
+			u := q<<fracBits + (int(vb[x+1])-q)*int(xw&mask)
 			v += ((u - v) * t) >> fracBits
 		}
 		v = ((v-bl)*g)>>16 + bl
@@ -326,10 +331,10 @@ func sampleLevels(acc, tmp, vr []int32, h mat3, cols *[2]colTable, y int, src []
 // The arithmetic is exactly bilinearRow's, in the other order.
 func separableRow(out, vr []int32, h mat3, y int, pl *plane, k int, c *colTable) {
 	vr = verticalRow(vr, h, y, pl, k, c)
-	x0s, wxs := c.x0[:len(out)], c.wx[:len(out)]
-	for i, x0 := range x0s {
-		a := vr[x0]
-		out[i] = a<<fracBits + (vr[x0+1]-a)*wxs[i]
+	for i, xw := range c.xw[:len(out)] {
+		x := xw >> fracBits
+		a := vr[x]
+		out[i] = a<<fracBits + (vr[x+1]-a)*(xw&(fracOne-1))
 	}
 }
 
@@ -343,9 +348,9 @@ func bilinearRow(out []int32, h mat3, y int, pl *plane, k int) {
 	nu := h[0]*0.5 + h[1]*yc + h[2]
 	nv := h[3]*0.5 + h[4]*yc + h[5]
 	nw := h[6]*0.5 + h[7]*yc + h[8]
+	const one = 1 << 24 // bilinearAffine's fixed point
 	if h[6] == 0 && h[7] == 0 {
 		// Affine: coordinates step linearly; walk them in fixed point.
-		const one = 1 << 24
 		iw := s / nw
 		u0, v0 := nu*iw-0.5, nv*iw-0.5
 		bilinearAffine(out, pl, clampFix(u0*one), clampFix(v0*one), clampFix(h[0]*iw*one), clampFix(h[3]*iw*one))
@@ -354,11 +359,6 @@ func bilinearRow(out []int32, h mat3, y int, pl *plane, k int) {
 	// Perspective: exact coordinates every span pixels, linear steps in
 	// between (off by under 0.002 px for the camera's angles).
 	const span = 8
-	const one = 1 << 24
-	const shift = 24 - fracBits
-	pix, w := pl.pix, pl.w
-	lastX, lastY := pl.w-1, pl.h-1
-	maxU, maxV := int64(lastX)<<24, int64(lastY)<<24
 	for i := 0; i < len(out); i += span {
 		n := min(span, len(out)-i)
 		iw := s / nw
@@ -371,22 +371,8 @@ func bilinearRow(out []int32, h mat3, y int, pl *plane, k int) {
 		if !(iw > 0 && iw1 > 0) || math.IsNaN(u0+v0+u1+v1) {
 			u0, v0, u1, v1 = 0, 0, 0, 0 // behind the camera: never inside a planned frame
 		}
-		u, v := clampFix(u0*one), clampFix(v0*one)
-		du, dv := clampFix((u1-u0)/float64(n)*one), clampFix((v1-v0)/float64(n)*one)
-		for j := range out[i : i+n] {
-			fu := int(min(max(u, 0), maxU) >> shift)
-			fv := int(min(max(v, 0), maxV) >> shift)
-			u += du
-			v += dv
-			x0, y0 := fu>>fracBits, fv>>fracBits
-			wx, wy := fu&(fracOne-1), fv&(fracOne-1)
-			x1, y1 := min(x0+1, lastX), min(y0+1, lastY)
-			i0, i1 := y0*w, y1*w
-			a, c := int(pix[i0+x0]), int(pix[i1+x0])
-			top := a<<fracBits + (int(pix[i0+x1])-a)*wx
-			bot := c<<fracBits + (int(pix[i1+x1])-c)*wx
-			out[i+j] = int32(top<<fracBits + (bot-top)*wy)
-		}
+		bilinearAffine(out[i:i+n], pl, clampFix(u0*one), clampFix(v0*one),
+			clampFix((u1-u0)/float64(n)*one), clampFix((v1-v0)/float64(n)*one))
 	}
 }
 

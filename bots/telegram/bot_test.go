@@ -228,20 +228,12 @@ func TestGenWithoutImage(t *testing.T) {
 	e.handle(tgbotapi.Message{From: enUser(), Text: "/gen push in"})
 	text := tgbotapi.Message{From: zhUser(), Text: "just words"}
 	e.handle(tgbotapi.Message{From: zhUser(), Chat: group(), Text: "/gen", ReplyToMessage: &text})
-	sent := e.srv.Sent("sendMessage")
 	want := []string{
 		command.CodeText(paimeng.LangZH, paimeng.ENoImage),
 		command.CodeText(paimeng.LangEN, paimeng.ENoImage),
 		command.CodeText(paimeng.LangZH, paimeng.ENoImage),
 	}
-	if len(sent) != len(want) {
-		t.Fatalf("sent %+v", sent)
-	}
-	for i, w := range want {
-		if sent[i].Text != w {
-			t.Errorf("answer %d = %q, want %q", i, sent[i].Text, w)
-		}
-	}
+	e.wantAnswers(t, want)
 	if n := len(e.svc.Submits()); n != 0 {
 		t.Errorf("%d submits", n)
 	}
@@ -288,15 +280,7 @@ func TestRefusalsChargeNothing(t *testing.T) {
 		command.CodeText(paimeng.LangZH, paimeng.EImageTooLarge),
 		command.CodeText(paimeng.LangEN, paimeng.EInsufficient),
 	}
-	sent := e.srv.Sent("sendMessage")
-	if len(sent) != len(want) {
-		t.Fatalf("sent %+v", sent)
-	}
-	for i, w := range want {
-		if sent[i].Text != w {
-			t.Errorf("answer %d = %q, want %q", i, sent[i].Text, w)
-		}
-	}
+	e.wantAnswers(t, want)
 }
 
 func TestDuplicateUpdates(t *testing.T) {
@@ -749,15 +733,7 @@ func TestTailNeedsTwoPictures(t *testing.T) {
 		command.CodeText(paimeng.LangEN, paimeng.EImageFormat),
 		command.CodeText(paimeng.LangEN, paimeng.EBadOption),
 	}
-	sent := e.srv.Sent("sendMessage")
-	if len(sent) != len(want) {
-		t.Fatalf("sent %+v", sent)
-	}
-	for i, w := range want {
-		if sent[i].Text != w {
-			t.Errorf("answer %d = %q, want %q", i, sent[i].Text, w)
-		}
-	}
+	e.wantAnswers(t, want)
 	if n := len(e.svc.Submits()); n != 0 {
 		t.Errorf("%d submits", n)
 	}
@@ -767,6 +743,20 @@ func TestTailNeedsTwoPictures(t *testing.T) {
 	for _, id := range []string{"42", "43"} {
 		if a, _ := e.svc.Account(context.Background(), paimeng.Identity{Platform: paimeng.PlatformTelegram, UserID: id}); a.Balance != 100 {
 			t.Errorf("telegram:%s balance %d", id, a.Balance)
+		}
+	}
+}
+
+// wantAnswers checks the texts of every message the bot sent, in order.
+func (e *env) wantAnswers(t *testing.T, want []string) {
+	t.Helper()
+	sent := e.srv.Sent("sendMessage")
+	if len(sent) != len(want) {
+		t.Fatalf("sent %+v", sent)
+	}
+	for i, w := range want {
+		if sent[i].Text != w {
+			t.Errorf("answer %d = %q, want %q", i, sent[i].Text, w)
 		}
 	}
 }
