@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -102,6 +105,50 @@ func TestGenTailAndBadOptions(t *testing.T) {
 		}
 		if _, err := os.Stat(bad); !os.IsNotExist(err) {
 			t.Errorf("%v: output written", c.args)
+		}
+	}
+}
+
+// Colour is kept: flat sRGB patches go through the camera engine's BT.709
+// conversion, x264 and back through ffmpeg's BT.709 decoding within a few
+// levels (a locked camera, so each patch stays put).
+func TestGenColourKept(t *testing.T) {
+	dir := t.TempDir()
+	patches := []color.RGBA{{220, 40, 40, 255}, {40, 200, 60, 255}, {30, 60, 210, 255}, {225, 180, 150, 255}, {128, 128, 128, 255}, {250, 240, 30, 255}}
+	img := image.NewRGBA(image.Rect(0, 0, 384, 64))
+	for x := range 384 {
+		for y := range 64 {
+			img.SetRGBA(x, y, patches[x/64])
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	in, out := filepath.Join(dir, "in.png"), filepath.Join(dir, "out.mp4")
+	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"gen", "--image", in, "--prompt", "镜头不动", "--out", out}, genEnv(t), &stdout, &stderr); err != nil {
+		t.Fatalf("gen: %v\n%s", err, stderr.String())
+	}
+	raw, err := exec.Command("ffmpeg", "-v", "error", "-i", out, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h = 320, 52 // PAIMENG_MAX_SIDE 320
+	if len(raw) != w*h*3 {
+		t.Fatalf("decoded %d bytes, want %d×%d", len(raw), w, h)
+	}
+	for i, p := range patches {
+		o := (h/2*w + (2*i+1)*w/12) * 3
+		got := [3]int{int(raw[o]), int(raw[o+1]), int(raw[o+2])}
+		for c, want := range []uint8{p.R, p.G, p.B} {
+			if d := got[c] - int(want); d > 4 || d < -4 {
+				t.Errorf("patch %d: decoded %v, sent %v", i, got, p)
+				break
+			}
 		}
 	}
 }
