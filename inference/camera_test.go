@@ -661,3 +661,34 @@ func BenchmarkReferenceFrame720p(b *testing.B) {
 		}
 	}
 }
+
+// Any shot within the Kling range renders on any picture shape: random
+// combinations of every axis at full strength, several parts, shake,
+// walking, an end frame and letterboxes, on small and odd-sized pictures.
+func TestCameraExtremeShots(t *testing.T) {
+	e := newEngine(t, CameraOptions{})
+	rng := rand.New(rand.NewPCG(7, 7))
+	amt := func() float64 { return math.Round((rng.Float64()*20-10)*100) / 100 }
+	for i := range 40 {
+		var s paimeng.Shot
+		for range 1 + rng.IntN(3) {
+			s.Moves = append(s.Moves, paimeng.Move{Horizontal: amt(), Vertical: amt(), Pan: amt(), Tilt: amt(), Roll: amt(),
+				Zoom: amt(), Dolly: amt(), Orbit: amt(), FadeIn: rng.IntN(4) == 0, FadeOut: rng.IntN(4) == 0,
+				Ease: []paimeng.Ease{paimeng.EaseInOut, paimeng.EaseLinear, paimeng.EaseSudden}[rng.IntN(3)], Length: rng.Float64() * 2})
+		}
+		s.Shake, s.Walk = 1.5*rng.Float64(), rng.IntN(2) == 0
+		w, h := 64+rng.IntN(300), 64+rng.IntN(300)
+		img := blobsImage(w, h, 2, [2]float64{float64(w) / 2, float64(h) / 2})
+		in := &paimeng.GenInput{Image: img, Seconds: 1, Seed: int64(i), Shot: &s,
+			Aspect: []paimeng.Aspect{paimeng.AspectKeep, paimeng.AspectWide, paimeng.AspectTall, paimeng.AspectSquare}[rng.IntN(4)]}
+		if rng.IntN(3) == 0 {
+			in.Tail = blobsImage(h, w, 3, [2]float64{10, 10})
+		}
+		_, frames := gen(t, e, in)
+		for j, f := range frames {
+			if len(f) == 0 {
+				t.Fatalf("shot %d frame %d empty", i, j)
+			}
+		}
+	}
+}
