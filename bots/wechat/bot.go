@@ -2,11 +2,12 @@
 // each reader message to the callback URL and wants a passive reply within
 // five seconds; images carry no caption, so the conversation has two
 // steps: the reader sends a picture, then a sentence saying how the camera
-// moves, and that sentence becomes the job's prompt. The bot answers the
-// community commands (余额, 签到, 兑换…) through bots/command's handler and
-// delivers finished videos by customer-service message (verified accounts)
-// or, without that permission, as the passive reply to the reader's next
-// message.
+// moves, and that sentence becomes the job's prompt (two pictures and a
+// prompt with --tail or 结束帧 make a clip from the first to the second,
+// the end frame). The bot answers the community commands (余额, 签到,
+// 兑换…) through bots/command's handler and delivers finished videos by
+// customer-service message (verified accounts) or, without that
+// permission, as the passive reply to the reader's next message.
 //
 // Signatures are checked here (constant time, with a timestamp window)
 // before github.com/silenceper/wechat/v2's official-account server decrypts
@@ -46,7 +47,7 @@ type Config struct {
 
 	PublicURL string // web front end base, for /v/<job id> links
 
-	ImageTTL    time.Duration // default 10 min: an image waits this long for its prompt
+	ImageTTL    time.Duration // default 10 min: an image waits this long for its prompt (the last two are kept)
 	ReplyBudget time.Duration // default 700ms: a passive reply never waits longer than this (at most 4s)
 	// Shrink re-encodes the MP4 at in into out under maxBytes (media.Shrink);
 	// nil sends a link to the web page for videos over 10 MB instead.

@@ -532,8 +532,8 @@ func TestConversation(t *testing.T) {
 		t.Fatalf("unsubscribe answered %q", r.Raw)
 	}
 
-	// A second image replaces the first; options work; a bad option keeps
-	// the image for a corrected prompt.
+	// Without --tail the latest of two images is the picture; options
+	// work; a bad option keeps the images for a corrected prompt.
 	e.send(e.wx.Image(reader, pngImage(t, 1)), false)
 	second := pngImage(t, 2)
 	img := e.wx.Image(reader, second)
@@ -755,13 +755,13 @@ func TestCameraAndOutputOptions(t *testing.T) {
 		contains(t, "help", help, w)
 	}
 
-	// --tail is refused without a charge, and the image stays for the
-	// corrected prompt; a bad camera value too.
+	// --tail with one image is refused without a charge, and the image
+	// stays for the corrected prompt; a bad camera value too.
 	pic := pngImage(t, 7)
 	img := e.wx.Image(reader, pic)
 	e.send(img, false)
-	contains(t, "tail", e.text(reader, "推近 --tail", false).Content, "公众号暂不支持结束帧")
-	contains(t, "tail slash", e.text(reader, "/gen --tail", true).Content, "公众号暂不支持结束帧")
+	contains(t, "tail", e.text(reader, "推近 --tail", false).Content, "请先发送起始图和结束图两张图片")
+	contains(t, "tail slash", e.text(reader, "/gen --tail", true).Content, "请先发送起始图和结束图两张图片")
 	contains(t, "bad camera", e.text(reader, "樱花 --camera zoom:11", false).Content, "选项有误")
 	if n := len(e.svc.Submits()); n != 0 || e.balance(reader) != 100 {
 		t.Fatalf("%d submissions, balance %d", n, e.balance(reader))

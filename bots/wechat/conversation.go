@@ -3,7 +3,6 @@ package wechat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 
 	"github.com/paimeng/paimeng"
@@ -34,6 +32,7 @@ type replyState struct {
 	OpenID     string    `json:"openid"`
 	MsgID      int64     `json:"msg_id"`                 // the reader's prompt message
 	ImageMsgID int64     `json:"image_msg_id,omitempty"` // the image it animates
+	TailMsgID  int64     `json:"tail_msg_id,omitempty"`  // the end frame, with --tail
 	Created    time.Time `json:"created"`
 }
 
@@ -179,7 +178,7 @@ var keywords = map[string]string{
 }
 
 // onText answers a text: a command word, a slash command, or the prompt
-// for the image the reader sent last.
+// for the images the reader sent last.
 func (b *Bot) onText(ctx context.Context, m *message.MixMessage, content string) string {
 	text := strings.TrimSpace(content)
 	if text == "" {
@@ -189,6 +188,7 @@ func (b *Bot) onText(ctx context.Context, m *message.MixMessage, content string)
 		cmd, perr := command.Parse(text)
 		switch cmd.Name {
 		case command.Gen:
+			cmd, perr = parsePrompt(cmd.Args)
 			return b.gen(ctx, m, cmd, perr)
 		case command.Help, command.Start:
 			return b.help()
@@ -206,7 +206,7 @@ func (b *Bot) onText(ctx context.Context, m *message.MixMessage, content string)
 		if rest == "" {
 			return b.help()
 		}
-		cmd, perr := command.Parse("/gen " + rest)
+		cmd, perr := parsePrompt(rest)
 		return b.gen(ctx, m, cmd, perr)
 	case "帮助", "help", "菜单", "?", "？":
 		if rest == "" {
@@ -220,7 +220,7 @@ func (b *Bot) onText(ctx context.Context, m *message.MixMessage, content string)
 	if name, ok := keywords[word]; ok {
 		return b.command(ctx, m, command.Command{Name: name, Args: rest})
 	}
-	cmd, perr := command.Parse("/gen " + text)
+	cmd, perr := parsePrompt(text)
 	return b.gen(ctx, m, cmd, perr)
 }
 
@@ -236,100 +236,117 @@ func (b *Bot) command(ctx context.Context, m *message.MixMessage, cmd command.Co
 	return instructionsText
 }
 
-// imageMemo is the reader's last image, waiting for its prompt.
-type imageMemo struct {
-	MediaID string    `json:"media_id"`
-	PicURL  string    `json:"pic_url"`
-	MsgID   int64     `json:"msg_id"`
-	At      time.Time `json:"at"`
-}
-
-// onImage remembers the reader's image (replacing an earlier one) for
-// ImageTTL and asks for the prompt.
+// onImage remembers the reader's image for ImageTTL, with the one sent
+// before it (an earlier one is dropped), and asks for the prompt.
 func (b *Bot) onImage(ctx context.Context, m *message.MixMessage) string {
 	openID := string(m.FromUserName)
 	if m.PicURL == "" && m.MediaID == "" {
 		return unsupportedText
 	}
-	raw, _ := json.Marshal(imageMemo{MediaID: m.MediaID, PicURL: m.PicURL, MsgID: m.MsgID, At: time.Now()})
-	if err := b.rdb.Set(ctx, b.key("image", openID), raw, b.imageTTL).Err(); err != nil {
+	memo := imageMemo{MediaID: m.MediaID, PicURL: m.PicURL, MsgID: m.MsgID, Sent: m.CreateTime, At: time.Now()}
+	memos, err := b.rememberImage(ctx, openID, memo)
+	if err != nil {
 		b.log.Error("remembering an image failed", "user", openID, "err", err)
 		return command.Message(lang, command.KeyTryLater)
 	}
-	b.log.Info("image received", "user", openID, "msg_id", m.MsgID)
+	b.log.Info("image received", "user", openID, "msg_id", m.MsgID, "images", len(memos))
+	if len(memos) >= maxImages {
+		return fmt.Sprintf(twoImagesText, minutes(b.imageTTL.Minutes()))
+	}
 	return fmt.Sprintf(imageSavedText, minutes(b.imageTTL.Minutes()))
 }
 
-// recallImage returns the reader's remembered image and its stored form,
-// or nil.
-func (b *Bot) recallImage(ctx context.Context, openID string) (*imageMemo, string, error) {
-	raw, err := b.rdb.Get(ctx, b.key("image", openID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, "", nil
+// tailWords in a prompt ask for the end frame as --tail does.
+var tailWords = []string{"首尾帧", "结束帧"}
+
+// parsePrompt parses a prompt with its options (the text after /gen),
+// taking the tail words out of it.
+func parsePrompt(text string) (command.Command, error) {
+	tail := false
+	for _, w := range tailWords {
+		if strings.Contains(text, w) {
+			text, tail = strings.ReplaceAll(text, w, " "), true
+		}
 	}
-	if err != nil {
-		return nil, "", err
+	cmd, err := command.Parse("/gen " + text)
+	if tail {
+		cmd.Tail = true
+		cmd.Prompt = strings.Trim(cmd.Prompt, " ，,、。.;；:：!！")
 	}
-	var memo imageMemo
-	if json.Unmarshal([]byte(raw), &memo) != nil {
-		return nil, "", nil
-	}
-	return &memo, raw, nil
+	return cmd, err
 }
 
-// forgetImage drops the remembered image unless a newer one replaced it.
-func (b *Bot) forgetImage(ctx context.Context, openID, raw string) {
-	if err := delIfScript.Run(ctx, b.rdb, []string{b.key("image", openID)}, raw).Err(); err != nil {
-		b.log.Warn("forgetting an image failed", "user", openID, "err", err)
-	}
-}
-
-// gen turns the reader's prompt and remembered image into a job and
-// returns the acknowledgement (or a clear refusal).
+// gen turns the reader's prompt and remembered images into a job and
+// returns the acknowledgement (or a clear refusal). The latest image is
+// the picture; with --tail the one before it is, and the latest is the
+// end frame.
 func (b *Bot) gen(ctx context.Context, m *message.MixMessage, cmd command.Command, perr error) string {
 	openID := string(m.FromUserName)
 	log := b.log.With("user", "wechat:"+openID, "msg_id", m.MsgID)
-	if cmd.Tail {
-		// One image makes one job here; a remembered image stays for a
-		// prompt without --tail.
-		log.Info("request refused: --tail is not supported on WeChat")
-		return tailUnsupportedText
-	}
-	memo, raw, err := b.recallImage(ctx, openID)
+	memos, err := b.recallImages(ctx, openID)
 	if err != nil {
-		log.Error("reading the remembered image failed", "err", err)
+		log.Error("reading the remembered images failed", "err", err)
 		return command.Message(lang, command.KeyTryLater)
 	}
-	if memo == nil {
+	if cmd.Tail && len(memos) < maxImages {
+		// The image stays for the end frame or a prompt without --tail.
+		log.Info("request refused: --tail without two images", "images", len(memos))
+		if len(memos) == 1 {
+			return tailNeedsTwoText + "\n" + tailKeptText
+		}
+		return tailNeedsTwoText
+	}
+	if len(memos) == 0 {
 		return instructionsText
 	}
 	if perr != nil {
 		return refuse(log, perr)
 	}
-	image, err := b.downloadImage(ctx, memo)
-	if err != nil {
-		if imageProblem(err) {
-			b.forgetImage(ctx, openID, raw)
-		}
-		return refuse(log, err)
+	used := memos[len(memos)-1:]
+	if cmd.Tail {
+		used = memos[len(memos)-maxImages:]
 	}
-	st := replyState{OpenID: openID, MsgID: m.MsgID, ImageMsgID: memo.MsgID, Created: time.Now().UTC()}
+	refused := func(err error) string {
+		text := refuse(log, err)
+		if imageProblem(err) {
+			b.forgetImages(ctx, openID, used)
+			if cmd.Tail {
+				text += "\n" + tailResendText
+			}
+		}
+		return text
+	}
+	image, err := b.downloadImage(ctx, &used[0])
+	if err != nil {
+		return refused(err)
+	}
+	var tail []byte
+	if cmd.Tail {
+		if tail, err = b.downloadImage(ctx, &used[1]); err != nil {
+			return refused(err)
+		}
+	}
+	st := replyState{OpenID: openID, MsgID: m.MsgID, ImageMsgID: used[0].MsgID, Created: time.Now().UTC()}
+	key := "wechat:" + b.appID + ":" + strconv.FormatInt(used[0].MsgID, 10)
+	if cmd.Tail {
+		st.TailMsgID = used[1].MsgID
+		key += ":" + strconv.FormatInt(used[1].MsgID, 10)
+	}
 	req := &paimeng.Request{
 		Identity:       identity(openID),
 		Lang:           lang,
-		IdempotencyKey: "wechat:" + b.appID + ":" + strconv.FormatInt(memo.MsgID, 10),
+		IdempotencyKey: key,
 		Image:          image,
+		Tail:           tail,
 		Reply:          st.marshal(),
 	}
 	cmd.FillRequest(req)
 	job, err := b.sub.Submit(ctx, req)
 	if err != nil {
-		if imageProblem(err) {
-			b.forgetImage(ctx, openID, raw)
-		}
-		return refuse(log, err)
+		return refused(err)
 	}
-	b.forgetImage(ctx, openID, raw)
+	// Every remembered image is consumed: the next prompt needs a new one.
+	b.forgetImages(ctx, openID, memos)
 	log = log.With("job_id", job.ID)
 	if prev, ok := parseReply(job.Reply); ok && prev.MsgID != m.MsgID {
 		log.Info("image used before", "first_msg_id", prev.MsgID)
@@ -340,7 +357,7 @@ func (b *Bot) gen(ctx context.Context, m *message.MixMessage, cmd command.Comman
 		log.Warn("queue position unknown", "err", err)
 		pos = -1
 	}
-	log.Info("job queued", "position", pos, "price", job.Price, "mode", string(job.Mode), "lane", string(job.Lane))
+	log.Info("job queued", "position", pos, "price", job.Price, "mode", string(job.Mode), "lane", string(job.Lane), "tail", cmd.Tail)
 	ack := command.AckNotes(command.QueuedPriceText(lang, job.ID, pos, job.Price),
 		command.CameraLine(lang, job.Shot), command.NegativeNote(lang, req.NegativePrompt))
 	if !b.customerService {
