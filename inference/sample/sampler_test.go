@@ -35,6 +35,9 @@ func samplerCases() []samplerCase {
 		{"flow", func(steps int, g Guidance, m Denoiser) (Sampler, error) {
 			return NewFlowEuler(FlowConfig{Steps: steps, Shift: 3, Guidance: g}, 96, m)
 		}},
+		{"edm", func(steps int, g Guidance, m Denoiser) (Sampler, error) {
+			return NewEDMEuler(EDMConfig{Steps: steps, SigmaMax: 80, Guidance: g}, 96, m)
+		}},
 	}
 }
 
