@@ -1,0 +1,250 @@
+package tokenize
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+type normalizer interface {
+	normalize(s string) string
+}
+
+type normalizerFunc func(string) string
+
+func (f normalizerFunc) normalize(s string) string { return f(s) }
+
+type normalizerSeq []normalizer
+
+func (q normalizerSeq) normalize(s string) string {
+	for _, n := range q {
+		s = n.normalize(s)
+	}
+	return s
+}
+
+// pattern is the "pattern" field of Replace and Split: {"String": "..."} or
+// {"Regex": "..."}.
+type pattern struct {
+	String *string `json:"String"`
+	Regex  *string `json:"Regex"`
+}
+
+func (p pattern) compile(component string) (*regexp.Regexp, error) {
+	switch {
+	case p.String != nil:
+		return regexp.MustCompile(regexp.QuoteMeta(*p.String)), nil
+	case p.Regex != nil:
+		re, err := compileOniguruma(*p.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("tokenize: unsupported regex %q in %s: %v", *p.Regex, component, err)
+		}
+		return re, nil
+	}
+	return nil, fmt.Errorf("tokenize: %s has no String or Regex pattern", component)
+}
+
+func parseNormalizer(raw json.RawMessage) (normalizer, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	typ, err := typeOf(raw)
+	if err != nil {
+		return nil, fmt.Errorf("tokenize: normalizer: %w", err)
+	}
+	switch typ {
+	case "Sequence":
+		var c struct {
+			Normalizers []json.RawMessage `json:"normalizers"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Sequence: %w", err)
+		}
+		var seq normalizerSeq
+		for _, r := range c.Normalizers {
+			n, err := parseNormalizer(r)
+			if err != nil {
+				return nil, err
+			}
+			if n != nil {
+				seq = append(seq, n)
+			}
+		}
+		return seq, nil
+	case "NFC":
+		return normalizerFunc(norm.NFC.String), nil
+	case "NFD":
+		return normalizerFunc(norm.NFD.String), nil
+	case "NFKC":
+		return normalizerFunc(norm.NFKC.String), nil
+	case "NFKD":
+		return normalizerFunc(norm.NFKD.String), nil
+	case "Lowercase":
+		return normalizerFunc(strings.ToLower), nil
+	case "StripAccents":
+		return normalizerFunc(stripAccents), nil
+	case "Strip":
+		var c struct {
+			Left  bool `json:"left"`
+			Right bool `json:"right"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Strip: %w", err)
+		}
+		return normalizerFunc(func(s string) string {
+			if c.Left {
+				s = strings.TrimLeftFunc(s, unicode.IsSpace)
+			}
+			if c.Right {
+				s = strings.TrimRightFunc(s, unicode.IsSpace)
+			}
+			return s
+		}), nil
+	case "Prepend":
+		var c struct {
+			Prepend string `json:"prepend"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Prepend: %w", err)
+		}
+		return normalizerFunc(func(s string) string {
+			if s == "" {
+				return s
+			}
+			return c.Prepend + s
+		}), nil
+	case "Replace":
+		var c struct {
+			Pattern pattern `json:"pattern"`
+			Content string  `json:"content"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Replace: %w", err)
+		}
+		re, err := c.Pattern.compile("normalizer Replace")
+		if err != nil {
+			return nil, err
+		}
+		return normalizerFunc(func(s string) string {
+			return re.ReplaceAllLiteralString(s, c.Content)
+		}), nil
+	case "Precompiled":
+		return normalizerFunc(precompiledApprox), nil
+	}
+	return nil, fmt.Errorf("tokenize: unsupported normalizer type %q", typ)
+}
+
+// stripAccents removes nonspacing marks (the library's StripAccents, meant to
+// follow NFD).
+func stripAccents(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// precompiledApprox stands in for the Precompiled normalizer, whose base64
+// charsmap is SentencePiece's compiled nmt_nfkc table. It applies the rules
+// that table is built from:
+//
+//   - C0/C1 control characters other than whitespace (U+0001-U+0008, U+000B,
+//     U+000E-U+001F, U+007F, U+008F, U+009F) are removed;
+//   - tab, LF, FF, CR, NBSP, U+1680, U+2000-U+200F, U+2028, U+2029, U+202F,
+//     U+205F, U+2581 ("▁"), U+3000, U+FEFF and U+FFFD become a plain space;
+//   - everything else is NFKC-normalized, except that U+FF5E (fullwidth tilde)
+//     is kept as is.
+//
+// The charsmap itself is not read. Where this differs from the compiled
+// table: the table was built from an older Unicode version than x/text's
+// NFKC, so characters added to Unicode since then (new CJK compatibility
+// ideographs, new letterlike symbols) may normalize here but pass through
+// unchanged in SentencePiece; the table also applies its replacements per
+// grapheme cluster, so a handful of multi-character sequences it lists
+// explicitly can come out differently. Plain text in Latin, CJK and other
+// common scripts, fullwidth forms, compatibility ligatures, and whitespace and
+// control characters normalize the same. This is the rule set transformers.js
+// uses for the same component.
+func precompiledApprox(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0x01 && r <= 0x08, r == 0x0B, r >= 0x0E && r <= 0x1F, r == 0x7F, r == 0x8F, r == 0x9F:
+			return -1
+		case r == 0x09, r == 0x0A, r == 0x0C, r == 0x0D, r == 0xA0, r == 0x1680,
+			r >= 0x2000 && r <= 0x200F, r == 0x2028, r == 0x2029, r == 0x202F, r == 0x205F,
+			r == 0x2581, r == 0x3000, r == 0xFEFF, r == 0xFFFD:
+			return ' '
+		}
+		return r
+	}, s)
+	if !strings.ContainsRune(s, 0xFF5E) {
+		return norm.NFKC.String(s)
+	}
+	parts := strings.Split(s, "\uFF5E")
+	for i, p := range parts {
+		parts[i] = norm.NFKC.String(p)
+	}
+	return strings.Join(parts, "\uFF5E")
+}
+
+// compileOniguruma compiles a pattern written for Oniguruma (the engine the
+// tokenizers library uses) with Go's regexp. The shorthands \s, \S, \d, \D,
+// \w and \W are Unicode-aware in Oniguruma but ASCII-only in Go, so they are
+// rewritten to their Unicode classes. Constructs Go lacks (look-around,
+// back-references, possessive quantifiers) fail to compile.
+func compileOniguruma(p string) (*regexp.Regexp, error) {
+	const (
+		space = `\t\n\v\f\r\x{85}\p{Z}`
+		digit = `\p{Nd}`
+		word  = `\p{L}\p{M}\p{Nd}\p{Pc}`
+	)
+	var b strings.Builder
+	inClass := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '\\' && i+1 < len(p) {
+			n := p[i+1]
+			i++
+			var set string
+			neg := false
+			switch n {
+			case 's', 'S':
+				set, neg = space, n == 'S'
+			case 'd', 'D':
+				set, neg = digit, n == 'D'
+			case 'w', 'W':
+				set, neg = word, n == 'W'
+			default:
+				b.WriteByte('\\')
+				b.WriteByte(n)
+				continue
+			}
+			switch {
+			case inClass > 0 && !neg:
+				b.WriteString(set)
+			case inClass > 0 && neg:
+				return nil, fmt.Errorf(`negated shorthand \%c inside a character class`, n)
+			case neg:
+				b.WriteString("[^" + set + "]")
+			default:
+				b.WriteString("[" + set + "]")
+			}
+			continue
+		}
+		switch c {
+		case '[':
+			inClass++
+		case ']':
+			if inClass > 0 {
+				inClass--
+			}
+		}
+		b.WriteByte(c)
+	}
+	return regexp.Compile(b.String())
+}
