@@ -88,13 +88,19 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	case "StripAccents":
 		return normalizerFunc(stripAccents), nil
 	case "Strip":
+		// The library writes strip_left/strip_right; left/right are the
+		// constructor's names, accepted too.
 		var c struct {
-			Left  bool `json:"left"`
-			Right bool `json:"right"`
+			StripLeft  bool `json:"strip_left"`
+			StripRight bool `json:"strip_right"`
+			Left       bool `json:"left"`
+			Right      bool `json:"right"`
 		}
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return nil, fmt.Errorf("tokenize: normalizer Strip: %w", err)
 		}
+		c.Left = c.Left || c.StripLeft
+		c.Right = c.Right || c.StripRight
 		return normalizerFunc(func(s string) string {
 			if c.Left {
 				s = strings.TrimLeftFunc(s, unicode.IsSpace)

@@ -12,6 +12,21 @@
 //
 // Components that are not implemented make Parse fail with an error naming
 // the component and its type, rather than silently producing different ids.
+//
+// Supported: models Unigram and BPE; normalizers Sequence, NFC, NFD, NFKC,
+// NFKD, Lowercase, StripAccents, Strip, Prepend, Replace and Precompiled (by
+// rule, see precompiledApprox); pre-tokenizers Sequence, Metaspace,
+// ByteLevel, WhitespaceSplit, Whitespace, Split and Digits; post-processors
+// TemplateProcessing (single sequence), RobertaProcessing, BertProcessing,
+// ByteLevel and Sequence; added tokens with single_word, lstrip, rstrip and
+// normalized.
+//
+// Not supported: WordPiece and WordLevel models, BPE dropout, sentence
+// pairs, offsets, decoding, the BertNormalizer normalizer, the Punctuation,
+// BertPreTokenizer, UnicodeScripts and CharDelimiterSplit pre-tokenizers, and
+// Regex patterns that need Oniguruma features Go's regexp lacks (look-around,
+// back-references). Lowercase uses Go's per-rune case mapping, which differs
+// from Rust's full lowercasing only for a few characters such as U+0130.
 package tokenize
 
 import (
