@@ -218,3 +218,8 @@ func (c *core) begin(ctx context.Context, steps int) error {
 func stepError(i int, err error) error {
 	return fmt.Errorf("sample: step %d: %w", i, err)
 }
+
+var (
+	_ Sampler = (*FlowEuler)(nil)
+	_ Sampler = (*EDMEuler)(nil)
+)
