@@ -1,0 +1,268 @@
+package inference
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ProvidersEnv names the environment variable that lists the execution
+// providers sessions try, in order of preference.
+const ProvidersEnv = "PAIMENG_ORT_PROVIDERS"
+
+// Execution provider names accepted in a provider spec.
+const (
+	ProviderCPU      = "cpu"
+	ProviderCUDA     = "cuda"
+	ProviderTensorRT = "tensorrt"
+)
+
+// maxDeviceID bounds the device ordinals a spec may name.
+const maxDeviceID = 63
+
+// Provider is one execution provider a session may use: its name, the GPU
+// ordinal (0 for cpu) and provider options passed to ONNX Runtime as strings.
+type Provider struct {
+	Name    string
+	Device  int
+	Options map[string]string
+}
+
+// String renders the provider in the spec syntax ParseProviders reads, with
+// options sorted by key.
+func (p Provider) String() string {
+	var b strings.Builder
+	b.WriteString(p.Name)
+	if p.Name != ProviderCPU {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(p.Device))
+	}
+	if len(p.Options) > 0 {
+		keys := make([]string, 0, len(p.Options))
+		for k := range p.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(p.Options[k])
+		}
+		b.WriteByte('}')
+	}
+	return b.String()
+}
+
+// providerOptions returns the options ONNX Runtime receives for p, with the
+// device ordinal as device_id.
+func (p Provider) providerOptions() map[string]string {
+	m := make(map[string]string, len(p.Options)+1)
+	for k, v := range p.Options {
+		m[k] = v
+	}
+	m["device_id"] = strconv.Itoa(p.Device)
+	return m
+}
+
+// byteOptions are the provider options whose values are byte counts and
+// accept a size suffix.
+var byteOptions = map[string]bool{
+	"gpu_mem_limit":                    true,
+	"trt_max_workspace_size":           true,
+	"trt_context_memory_sharing_limit": true,
+}
+
+// ParseProviders reads an execution provider spec such as
+//
+//	cuda:0,cpu
+//	tensorrt:0,cuda:1,cpu
+//	cuda:0{gpu_mem_limit=8GiB,cudnn_conv_algo_search=EXHAUSTIVE},cpu
+//
+// Entries are separated by commas and tried in order. Each entry is a name
+// (cpu, cuda, tensorrt), for GPU providers an optional ":N" device ordinal
+// (default 0), and optional "{key=value,...}" options handed to ONNX Runtime
+// as provider options (see the CUDA and TensorRT execution provider pages of
+// the ONNX Runtime documentation for the keys). Values of gpu_mem_limit,
+// trt_max_workspace_size and trt_context_memory_sharing_limit may carry a
+// size suffix: KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of
+// 1024); a bare number is bytes. device_id is set from the ordinal and may not
+// appear among the options. Names may not repeat, cpu takes neither ordinal
+// nor options and must come last; when it is absent it is appended, so every
+// list ends in the CPU provider. Whitespace around tokens is ignored; an
+// empty spec means "cpu".
+func ParseProviders(spec string) ([]Provider, error) {
+	entries, err := splitTop(spec)
+	if err != nil {
+		return nil, err
+	}
+	var out []Provider
+	seen := map[string]bool{}
+	for i, e := range entries {
+		if e == "" {
+			if len(entries) == 1 {
+				break
+			}
+			return nil, fmt.Errorf("inference: providers %q: empty entry %d", spec, i+1)
+		}
+		p, err := parseProvider(e)
+		if err != nil {
+			return nil, fmt.Errorf("inference: providers %q: %w", spec, err)
+		}
+		if seen[p.Name] {
+			return nil, fmt.Errorf("inference: providers %q: %s listed twice (a session uses one device per provider)", spec, p.Name)
+		}
+		if seen[ProviderCPU] {
+			return nil, fmt.Errorf("inference: providers %q: cpu must be last (%s after it would never be used)", spec, p.Name)
+		}
+		seen[p.Name] = true
+		out = append(out, p)
+	}
+	if !seen[ProviderCPU] {
+		out = append(out, Provider{Name: ProviderCPU})
+	}
+	return out, nil
+}
+
+// ProvidersFromEnv parses PAIMENG_ORT_PROVIDERS; unset or empty means cpu.
+func ProvidersFromEnv() ([]Provider, error) {
+	return ParseProviders(os.Getenv(ProvidersEnv))
+}
+
+// splitTop splits s at commas outside braces and trims each part.
+func splitTop(s string) ([]string, error) {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+			if depth > 1 {
+				return nil, fmt.Errorf("inference: providers %q: nested '{' at byte %d", s, i)
+			}
+		case '}':
+			depth--
+			if depth < 0 {
+				return nil, fmt.Errorf("inference: providers %q: unmatched '}' at byte %d", s, i)
+			}
+		case ',':
+			if depth == 0 {
+				parts = append(parts, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("inference: providers %q: unclosed '{'", s)
+	}
+	return append(parts, strings.TrimSpace(s[start:])), nil
+}
+
+func parseProvider(e string) (Provider, error) {
+	head, opts := e, ""
+	if i := strings.IndexByte(e, '{'); i >= 0 {
+		if !strings.HasSuffix(e, "}") {
+			return Provider{}, fmt.Errorf("%q: text after '}'", e)
+		}
+		head, opts = strings.TrimSpace(e[:i]), e[i+1:len(e)-1]
+	}
+	name, dev, hasDev := strings.Cut(head, ":")
+	name = strings.ToLower(strings.TrimSpace(name))
+	p := Provider{Name: name}
+	switch name {
+	case ProviderCPU:
+		if hasDev {
+			return Provider{}, fmt.Errorf("%q: cpu takes no device ordinal", e)
+		}
+		if strings.TrimSpace(opts) != "" || strings.Contains(e, "{") {
+			return Provider{}, fmt.Errorf("%q: cpu takes no options (threads are session settings)", e)
+		}
+		return p, nil
+	case ProviderCUDA, ProviderTensorRT:
+	case "":
+		return Provider{}, fmt.Errorf("%q: missing provider name", e)
+	default:
+		return Provider{}, fmt.Errorf("%q: unknown provider %q (want cpu, cuda or tensorrt)", e, name)
+	}
+	if hasDev {
+		dev = strings.TrimSpace(dev)
+		n, err := strconv.Atoi(dev)
+		if err != nil || n < 0 || n > maxDeviceID || dev != strconv.Itoa(n) {
+			return Provider{}, fmt.Errorf("%q: bad device ordinal %q (want 0..%d)", e, dev, maxDeviceID)
+		}
+		p.Device = n
+	}
+	if strings.Contains(e, "{") {
+		p.Options = map[string]string{}
+		for _, kv := range strings.Split(opts, ",") {
+			kv = strings.TrimSpace(kv)
+			if kv == "" {
+				return Provider{}, fmt.Errorf("%q: empty option", e)
+			}
+			k, v, ok := strings.Cut(kv, "=")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if !ok || !validOptionKey(k) || v == "" {
+				return Provider{}, fmt.Errorf("%q: option %q is not key=value", e, kv)
+			}
+			if k == "device_id" {
+				return Provider{}, fmt.Errorf("%q: give the device as %s:N, not device_id", e, name)
+			}
+			if _, dup := p.Options[k]; dup {
+				return Provider{}, fmt.Errorf("%q: option %s given twice", e, k)
+			}
+			if byteOptions[k] {
+				n, err := parseBytes(v)
+				if err != nil {
+					return Provider{}, fmt.Errorf("%q: option %s: %w", e, k, err)
+				}
+				v = strconv.FormatUint(n, 10)
+			}
+			p.Options[k] = v
+		}
+	}
+	return p, nil
+}
+
+func validOptionKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseBytes reads a byte count with an optional KB/MB/GB/KiB/MiB/GiB suffix.
+func parseBytes(v string) (uint64, error) {
+	units := []struct {
+		suffix string
+		mult   uint64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+	}
+	num, mult := v, uint64(1)
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("bad size %q (want a positive integer with an optional KB, MB, GB, KiB, MiB or GiB suffix)", v)
+	}
+	if n > ^uint64(0)/mult {
+		return 0, fmt.Errorf("size %q overflows", v)
+	}
+	return n * mult, nil
+}
