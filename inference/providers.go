@@ -2,15 +2,10 @@ package inference
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 )
-
-// ProvidersEnv names the environment variable that lists the execution
-// providers sessions try, in order of preference.
-const ProvidersEnv = "PAIMENG_ORT_PROVIDERS"
 
 // Execution provider names accepted in a provider spec.
 const (
@@ -127,11 +122,6 @@ func ParseProviders(spec string) ([]Provider, error) {
 		out = append(out, Provider{Name: ProviderCPU})
 	}
 	return out, nil
-}
-
-// ProvidersFromEnv parses PAIMENG_ORT_PROVIDERS; unset or empty means cpu.
-func ProvidersFromEnv() ([]Provider, error) {
-	return ParseProviders(os.Getenv(ProvidersEnv))
 }
 
 // splitTop splits s at commas outside braces and trims each part.

@@ -82,18 +82,3 @@ func TestParseProvidersErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestProvidersFromEnv(t *testing.T) {
-	t.Setenv(ProvidersEnv, "cuda:3")
-	got, err := ProvidersFromEnv()
-	if err != nil || providerList(got) != "cuda:3,cpu" {
-		t.Fatalf("got %v, %v", got, err)
-	}
-	if got[0].providerOptions()["device_id"] != "3" {
-		t.Fatalf("device_id not passed: %v", got[0].providerOptions())
-	}
-	t.Setenv(ProvidersEnv, "")
-	if got, err = ProvidersFromEnv(); err != nil || providerList(got) != "cpu" {
-		t.Fatalf("empty: got %v, %v", got, err)
-	}
-}

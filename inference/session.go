@@ -59,8 +59,8 @@ func (g GraphOpt) ort() ort.GraphOptimizationLevel {
 type SessionConfig struct {
 	// Name labels the session in logs and errors (default "model").
 	Name string
-	// Providers are tried in order; nil reads PAIMENG_ORT_PROVIDERS (see
-	// ParseProviders), and an unset variable means CPU only. A provider that
+	// Providers are tried in order (see ParseProviders; the service reads
+	// them from its configuration); nil means CPU only. A provider that
 	// cannot be added (its library is absent, no device, bad options) is
 	// logged and skipped; the CPU provider is always last.
 	Providers []Provider
@@ -152,12 +152,6 @@ func newSession(cfg SessionConfig,
 		log = slog.Default()
 	}
 	providers := cfg.Providers
-	if providers == nil {
-		var err error
-		if providers, err = ProvidersFromEnv(); err != nil {
-			return nil, fmt.Errorf("%s: %w", ProvidersEnv, err)
-		}
-	}
 	if len(providers) == 0 || providers[len(providers)-1].Name != ProviderCPU {
 		providers = append(append([]Provider(nil), providers...), Provider{Name: ProviderCPU})
 	}

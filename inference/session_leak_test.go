@@ -32,7 +32,7 @@ func rss(t *testing.T) int64 {
 // create buffers and a binding, bind, run and close them, then 200 session
 // load/close cycles, and checks after each phase that resident memory grew
 // by no more than leakBound over its warmed-up level and that every runtime
-// object was released (PAIMENG_LEAK_LOADS sets the session cycles). Each run has ONNX Runtime allocate a 256 KiB
+// object was released (PAIMENG_TEST_LEAK_LOADS sets the session cycles). Each run has ONNX Runtime allocate a 256 KiB
 // intermediate, so a per-run leak of it would add 250 MiB; a leaked tensor
 // or binding per cycle would also show in the object count.
 func TestSessionNoLeak(t *testing.T) {
@@ -43,7 +43,7 @@ func TestSessionNoLeak(t *testing.T) {
 		leakBound = 8 << 20
 	)
 	loads := 200
-	if v, _ := strconv.Atoi(os.Getenv("PAIMENG_LEAK_LOADS")); v > 0 {
+	if v, _ := strconv.Atoi(os.Getenv("PAIMENG_TEST_LEAK_LOADS")); v > 0 {
 		loads = v
 	}
 	needORT(t)
