@@ -1,0 +1,327 @@
+package inference
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/paimeng/paimeng/inference/model"
+	"github.com/paimeng/paimeng/inference/sample"
+)
+
+var tinyFiles = []string{"model.json", "tokenizer/tokenizer.json", "text_encoder.onnx",
+	"vae_encoder.onnx", "denoiser.onnx", "vae_decoder.onnx"}
+
+func writeTiny(t *testing.T, opt TinyOptions) (string, *model.Package) {
+	t.Helper()
+	dir := t.TempDir()
+	start := time.Now()
+	if err := WriteTinyModel(dir, opt); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("writing the tiny model took %v", el)
+	}
+	p, err := model.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, p
+}
+
+func TestTinyModelLoads(t *testing.T) {
+	for _, half := range []bool{false, true} {
+		dir, p := writeTiny(t, TinyOptions{Seed: 7, Float16: half})
+		needORT(t)
+		if err := p.CheckRuntime(); err != nil {
+			t.Fatal(err)
+		}
+		m := p.Manifest
+		if m.Kind != model.KindFlow || m.Scheduler.Type != model.SchedulerFlowEuler || !m.BatchedGuidance ||
+			m.ImageLatent != model.ImageLatentVideo || m.Latent.Channels != 4 || m.Text.MaxLength != 16 {
+			t.Errorf("manifest %+v", m)
+		}
+		if !m.Supports(model.Resolution{Width: 96, Height: 64}, 9) || !m.Supports(model.Resolution{Width: 64, Height: 64}, 5) {
+			t.Errorf("resolutions %v frames %v", m.Resolutions, m.Frames)
+		}
+		want := model.Float32
+		if half {
+			want = model.Float16
+		}
+		if got := p.Component(model.CompDenoiser).Inputs[model.RoleLatent].DType; got != want {
+			t.Errorf("denoiser latent dtype %s, want %s", got, want)
+		}
+		var total int64
+		for _, f := range tinyFiles {
+			st, err := os.Stat(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += st.Size()
+		}
+		t.Logf("float16 %v: %d bytes", half, total)
+		if total > 2<<20 {
+			t.Errorf("package is %d bytes", total)
+		}
+	}
+}
+
+func TestTinyModelTokenizer(t *testing.T) {
+	_, p := writeTiny(t, TinyOptions{})
+	ids, mask := p.Tokenizer.EncodePadded("The camera slowly pans over a river at night", 16)
+	n := 0
+	for i, id := range ids {
+		if id < 0 || int(id) >= len(tinyVocab()) {
+			t.Fatalf("id %d out of the vocabulary", id)
+		}
+		n += int(mask[i])
+	}
+	// ▁the ▁camera ▁slowly ▁pan s ▁o v e r ▁a ▁river ▁at ▁night </s>: whole
+	// words where the vocabulary has them, characters elsewhere.
+	want := []int32{mustID(t, p, "▁the"), mustID(t, p, "▁camera"), mustID(t, p, "▁slowly"), mustID(t, p, "▁pan"),
+		mustID(t, p, "s"), mustID(t, p, "▁o"), mustID(t, p, "v"), mustID(t, p, "e"), mustID(t, p, "r"),
+		mustID(t, p, "▁a"), mustID(t, p, "▁river"), mustID(t, p, "▁at"), mustID(t, p, "▁night"), 1}
+	if n != len(want) || !slices.Equal(ids[:n], want) || p.Tokenizer.PadID() != 0 || ids[n] != 0 {
+		t.Errorf("ids %v mask %v, want %v then padding 0", ids, mask, want)
+	}
+	// The text encoder's embedding table has one row per id.
+	vocab := tinyVocab()
+	seen := map[string]bool{}
+	for _, e := range vocab {
+		if seen[e[0].(string)] {
+			t.Errorf("%q twice in the vocabulary", e[0])
+		}
+		seen[e[0].(string)] = true
+	}
+	if p.Tokenizer.VocabSize() != len(vocab) {
+		t.Errorf("tokenizer has %d ids, the embedding table %d rows", p.Tokenizer.VocabSize(), len(vocab))
+	}
+}
+
+func mustID(t *testing.T, p *model.Package, tok string) int32 {
+	t.Helper()
+	id, ok := p.Tokenizer.TokenID(tok)
+	if !ok {
+		t.Fatalf("no token %q", tok)
+	}
+	return id
+}
+
+func TestTinyModelDeterministic(t *testing.T) {
+	a, _ := writeTiny(t, TinyOptions{Seed: 3})
+	b, _ := writeTiny(t, TinyOptions{Seed: 3})
+	c, _ := writeTiny(t, TinyOptions{Seed: 4})
+	for _, f := range tinyFiles {
+		fa, _ := os.ReadFile(filepath.Join(a, f))
+		fb, _ := os.ReadFile(filepath.Join(b, f))
+		fc, _ := os.ReadFile(filepath.Join(c, f))
+		if !bytes.Equal(fa, fb) {
+			t.Errorf("%s differs between two writes with the same options", f)
+		}
+		differ := !bytes.Equal(fa, fc)
+		switch f {
+		case "tokenizer/tokenizer.json":
+			if differ {
+				t.Errorf("%s depends on the seed", f)
+			}
+		default:
+			if !differ {
+				t.Errorf("%s is the same for seeds 3 and 4", f)
+			}
+			if len(fa) != len(fc) && f != "model.json" {
+				t.Errorf("%s: %d bytes for seed 3, %d for seed 4", f, len(fa), len(fc))
+			}
+		}
+	}
+}
+
+func TestTinyModelOptions(t *testing.T) {
+	dir := t.TempDir()
+	for _, o := range []TinyOptions{
+		{SpatialFactor: 6},
+		{Resolutions: []model.Resolution{{Width: 72, Height: 64}}},
+		{Frames: []int{6}},
+		{Width: 30, Heads: 4},
+		{Blocks: -1},
+	} {
+		if err := WriteTinyModel(dir, o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	// Other sizes still give a valid, runnable package.
+	o := TinyOptions{Seed: 1, SpatialFactor: 4, TemporalFactor: 2, LatentChannels: 3, Width: 24, Heads: 3,
+		Blocks: 1, TextLength: 8, Resolutions: []model.Resolution{{Width: 16, Height: 24}}, Frames: []int{1, 3}}
+	_, p := writeTiny(t, o)
+	runTiny(t, p, 2, model.Resolution{Width: 16, Height: 24}, 3)
+}
+
+func TestTinyModelRuns(t *testing.T) {
+	for _, half := range []bool{false, true} {
+		_, p := writeTiny(t, TinyOptions{Seed: 11, Float16: half})
+		for _, c := range []struct {
+			batch  int64
+			res    model.Resolution
+			frames int
+		}{{1, model.Resolution{Width: 64, Height: 64}, 5}, {2, model.Resolution{Width: 96, Height: 64}, 9}} {
+			runTiny(t, p, c.batch, c.res, c.frames)
+		}
+	}
+}
+
+// runTiny runs every component of p on batch × frames × res and checks the
+// output shapes and that the outputs are finite and not constant.
+func runTiny(t *testing.T, p *model.Package, batch int64, res model.Resolution, frames int) {
+	t.Helper()
+	needORT(t)
+	m := p.Manifest
+	l := int64(m.Text.MaxLength)
+	c := int64(m.Latent.Channels)
+	F, H, W := int64(frames), int64(res.Height), int64(res.Width)
+	T, h, w := int64(m.Latent.Frames(frames)), H/int64(m.Latent.SpatialFactor), W/int64(m.Latent.SpatialFactor)
+	open := func(comp string) (*Session, *Binding) {
+		s, err := NewSessionFromFile(p.Path(comp), cpuConfig(comp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		b, err := s.NewBinding()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, b
+	}
+	alloc := func(b *Binding, comp, dir, role string, shape ...int64) *Buffer {
+		t.Helper()
+		cc := p.Component(comp)
+		tt := cc.Inputs[role]
+		if dir == "out" {
+			tt = cc.Outputs[role]
+		}
+		buf, err := b.Alloc(tt.Name, shape...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf
+	}
+	run := func(b *Binding, what string) {
+		t.Helper()
+		if err := b.Run(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	seed := uint64(0)
+	fill := func(buf *Buffer, scale float32) {
+		seed++
+		v := sample.Noise(seed, buf.Len())
+		for i := range v {
+			v[i] *= scale
+		}
+		setFloats(buf, v)
+	}
+	check := func(what string, buf *Buffer, lo, hi float32) []float32 {
+		t.Helper()
+		v := floats(buf)
+		mn, mx := float32(math.Inf(1)), float32(math.Inf(-1))
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				t.Fatalf("%s: non-finite output", what)
+			}
+			mn, mx = min(mn, x), max(mx, x)
+		}
+		t.Logf("%s: [%g, %g]", what, mn, mx)
+		if mn == mx || mn < lo || mx > hi {
+			t.Errorf("%s: output range [%g, %g], want a spread within [%g, %g]", what, mn, mx, lo, hi)
+		}
+		return v
+	}
+	what := func(comp string) string { return comp + " " + res.String() + "×" + string(rune('0'+frames%10)) }
+
+	// Text encoder on a prompt (row 0) and the empty prompt (row 1).
+	_, tb := open(model.CompTextEncoder)
+	ids := alloc(tb, model.CompTextEncoder, "in", model.RoleInputIDs, batch, l)
+	mask := alloc(tb, model.CompTextEncoder, "in", model.RoleAttentionMask, batch, l)
+	hidden := alloc(tb, model.CompTextEncoder, "out", model.RoleHiddenStates, batch, l, int64(m.Components.TextEncoder.Outputs[model.RoleHiddenStates].Shape[2].Size))
+	for r := range batch {
+		prompt := "a dog walks on the street"
+		if r == 1 {
+			prompt = ""
+		}
+		pi, pm := p.Tokenizer.EncodePadded(prompt, int(l))
+		for i := range pi {
+			ids.Int64()[r*l+int64(i)] = int64(pi[i])
+			mask.Int64()[r*l+int64(i)] = int64(pm[i])
+		}
+	}
+	run(tb, what("text encoder"))
+	hv := check(what("text encoder"), hidden, -100, 100)
+	d := int64(len(hv)) / batch / l
+	for r := range batch {
+		for i := range l {
+			if mask.Int64()[r*l+i] != 0 {
+				continue
+			}
+			for k := range d {
+				if hv[(r*l+i)*d+k] != 0 {
+					t.Fatalf("text encoder: padding position %d of row %d is not zero", i, r)
+				}
+			}
+		}
+	}
+
+	// VAE encoder.
+	_, eb := open(model.CompVAEEncoder)
+	video := alloc(eb, model.CompVAEEncoder, "in", model.RoleImage, batch, 3, F, H, W)
+	lat := alloc(eb, model.CompVAEEncoder, "out", model.RoleLatent, batch, c, T, h, w)
+	fill(video, 0.5)
+	run(eb, what("vae encoder"))
+	check(what("vae encoder"), lat, -100, 100)
+
+	// Denoiser.
+	_, db := open(model.CompDenoiser)
+	x := alloc(db, model.CompDenoiser, "in", model.RoleLatent, batch, c, T, h, w)
+	ts := alloc(db, model.CompDenoiser, "in", model.RoleTimestep, batch)
+	ctx := alloc(db, model.CompDenoiser, "in", model.RoleEncoderHiddenStates, batch, l, d)
+	y := alloc(db, model.CompDenoiser, "in", model.RoleImageLatent, batch, c, T, h, w)
+	v := alloc(db, model.CompDenoiser, "out", model.RolePrediction, batch, c, T, h, w)
+	fill(x, 1)
+	setFloats(ctx, hv)
+	setFloats(y, floats(lat))
+	for i := range ts.Float32() {
+		ts.Float32()[i] = 1000 * float32(i+1) / float32(batch+1)
+	}
+	run(db, what("denoiser"))
+	check(what("denoiser"), v, -1000, 1000)
+
+	// VAE decoder.
+	_, vb := open(model.CompVAEDecoder)
+	dl := alloc(vb, model.CompVAEDecoder, "in", model.RoleLatent, batch, c, T, h, w)
+	out := alloc(vb, model.CompVAEDecoder, "out", model.RoleVideo, batch, 3, F, H, W)
+	fill(dl, 1)
+	run(vb, what("vae decoder"))
+	check(what("vae decoder"), out, -1, 1)
+}
+
+func floats(b *Buffer) []float32 {
+	if b.DType() == Float16 {
+		out := make([]float32, b.Len())
+		for i, h := range b.Float16() {
+			out[i] = h.Float32()
+		}
+		return out
+	}
+	return append([]float32(nil), b.Float32()...)
+}
+
+func setFloats(b *Buffer, v []float32) {
+	if b.DType() == Float16 {
+		for i, x := range v {
+			b.Float16()[i] = HalfFromFloat32(x)
+		}
+		return
+	}
+	copy(b.Float32(), v)
+}
