@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -109,7 +110,7 @@ func (c *Community) Cancel(ctx context.Context, id paimeng.Identity, jobID strin
 	// A worker may have taken the task before its first progress event
 	// marks the job running: then it is too late to cancel.
 	if c.cfg.Inspector != nil {
-		for _, q := range []string{QueueFast, QueueRelax, QueueGen} {
+		for _, q := range c.taskQueues(ctx, jobID) {
 			if info, err := c.cfg.Inspector.GetTaskInfo(q, jobID); err == nil && info.State == asynq.TaskStateActive {
 				return nil, paimeng.Errorf(paimeng.ENotCancelable, "job %s is being rendered", jobID)
 			}
@@ -124,7 +125,7 @@ func (c *Community) Cancel(ctx context.Context, id paimeng.Identity, jobID strin
 	if j.DispatchedAt != nil && c.cfg.Inspector != nil {
 		// A task a worker already took cannot be deleted; its outcome
 		// finds the job final and changes nothing.
-		if err := c.cfg.Inspector.DeleteTask(LaneQueue(j.Lane), j.ID); err != nil && !notFound(err) {
+		if err := c.cfg.Inspector.DeleteTask(EngineQueue(j.Lane, j.Engine), j.ID); err != nil && !notFound(err) {
 			log.Info("task of canceled job not deleted", "err", err)
 		}
 	}
@@ -192,4 +193,21 @@ func (c *Community) Unban(ctx context.Context, actor, target paimeng.Identity) e
 		c.log.Info("member unbanned", "actor", actor.String(), "target", target.String())
 	}
 	return err
+}
+
+// taskQueues lists the gen queues a job's task may be in: every engine's
+// lane queues that exist, and QueueGen.
+func (c *Community) taskQueues(ctx context.Context, jobID string) []string {
+	qs := []string{QueueFast, QueueRelax, QueueGen}
+	all, err := c.cfg.Inspector.Queues()
+	if err != nil {
+		c.log.Debug("list queues", "job_id", jobID, "err", err)
+		return qs
+	}
+	for _, q := range all {
+		if _, _, ok := queueEngine(q); ok && !slices.Contains(qs, q) {
+			qs = append(qs, q)
+		}
+	}
+	return qs
 }

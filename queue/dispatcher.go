@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -46,7 +47,13 @@ type DispatcherConfig struct {
 	// decides which goes next.
 	Ahead    int
 	Interval time.Duration // how often to look without a Kick; default 1 s
-	Logger   *slog.Logger
+	// Workers tells which engines live workers serve; optional. With it,
+	// while any worker is alive, tasks waiting for an engine no live
+	// worker serves do not count against Ahead (they wait for a worker of
+	// their own, and must not hold back the engines that have one), and
+	// such waits are logged once per engine per minute.
+	Workers *Registry
+	Logger  *slog.Logger
 }
 
 // Dispatcher hands queued jobs from the database to asynq in fair-share
@@ -60,6 +67,9 @@ type Dispatcher struct {
 	cfg  DispatcherConfig
 	log  *slog.Logger
 	kick chan struct{}
+
+	mu     sync.Mutex
+	warned map[string]time.Time // engine → when its wait was last logged
 }
 
 // NewDispatcher returns a Dispatcher; Store, Client and Inspector are
@@ -81,7 +91,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Dispatcher{cfg: cfg, log: log, kick: make(chan struct{}, 1)}
+	return &Dispatcher{cfg: cfg, log: log, kick: make(chan struct{}, 1), warned: map[string]time.Time{}}
 }
 
 // Kick asks Run for a pass now: a job was written or a slot was freed. It
@@ -122,9 +132,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // fast lane has fewer than Ahead tasks waiting (no fast job left to
 // dispatch, or members at their MaxRunning).
 func (d *Dispatcher) Once(ctx context.Context) (int, error) {
+	live := d.liveEngines(ctx)
 	total := 0
 	for _, lane := range []paimeng.Lane{paimeng.LaneFast, paimeng.LaneRelax} {
-		n, full, err := d.fill(ctx, lane)
+		n, full, err := d.fill(ctx, lane, live)
 		total += n
 		if err != nil {
 			return total, err
@@ -136,11 +147,29 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// fill dispatches jobs of lane while its queue has fewer than Ahead
-// pending tasks; full reports that it stopped at that limit.
-func (d *Dispatcher) fill(ctx context.Context, lane paimeng.Lane) (n int, full bool, err error) {
-	qname := LaneQueue(lane)
-	pending, err := d.pending(qname)
+// liveEngines returns the engines live workers serve, or nil when that is
+// not known (no Workers, a registry error, or no worker alive at all).
+func (d *Dispatcher) liveEngines(ctx context.Context) map[string]int {
+	if d.cfg.Workers == nil {
+		return nil
+	}
+	m, err := d.cfg.Workers.Engines(ctx)
+	if err != nil {
+		d.log.Debug("worker registry", "err", err)
+		return nil
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// fill dispatches jobs of lane while the lane's queues (those of every
+// engine) have fewer than Ahead pending tasks; full reports that it
+// stopped at that limit. With live (see liveEngines), queues of engines
+// no live worker serves are not counted.
+func (d *Dispatcher) fill(ctx context.Context, lane paimeng.Lane, live map[string]int) (n int, full bool, err error) {
+	pending, err := d.lanePending(lane, live)
 	if err != nil {
 		return 0, false, err
 	}
@@ -160,9 +189,11 @@ func (d *Dispatcher) fill(ctx context.Context, lane paimeng.Lane) (n int, full b
 				// once Redis answers again.
 				return n, false, err
 			}
-			d.log.Debug("job dispatched", "job_id", j.ID, "lane", lane, "account", j.AccountID)
+			d.log.Debug("job dispatched", "job_id", j.ID, "lane", lane, "engine", j.Engine, "account", j.AccountID)
 			n++
-			pending++
+			if counted(live, j.Engine) {
+				pending++
+			}
 		}
 	}
 	return n, true, nil
@@ -170,6 +201,61 @@ func (d *Dispatcher) fill(ctx context.Context, lane paimeng.Lane) (n int, full b
 
 // maxBatch bounds the jobs claimed per store call.
 const maxBatch = 32
+
+// lanePending returns the pending tasks of lane's queues, leaving out
+// those of engines live says no worker serves (and logging them).
+func (d *Dispatcher) lanePending(lane paimeng.Lane, live map[string]int) (int, error) {
+	qnames := []string{LaneQueue(lane)}
+	if all, err := d.cfg.Inspector.Queues(); err == nil {
+		for _, q := range all {
+			if e, l, ok := queueEngine(q); ok && l == lane && e != DefaultEngine {
+				qnames = append(qnames, q)
+			}
+		}
+	} else {
+		return 0, fmt.Errorf("queue: list queues: %w", err)
+	}
+	total := 0
+	for _, q := range qnames {
+		n, err := d.pending(q)
+		if err != nil {
+			return 0, err
+		}
+		e, _, _ := queueEngine(q)
+		if !counted(live, e) {
+			if n > 0 {
+				d.warnNoWorker(e, q, n)
+			}
+			continue
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// counted reports whether tasks of engine count against Ahead: always
+// without live, otherwise when a live worker serves it.
+func counted(live map[string]int, engine string) bool {
+	if engine == "" {
+		engine = DefaultEngine
+	}
+	return live == nil || live[engine] > 0
+}
+
+// warnNoWorker logs, once per engine per minute, that tasks wait for an
+// engine no live worker serves.
+func (d *Dispatcher) warnNoWorker(engine, qname string, pending int) {
+	d.mu.Lock()
+	last, seen := d.warned[engine]
+	now := time.Now()
+	if seen && now.Sub(last) < time.Minute {
+		d.mu.Unlock()
+		return
+	}
+	d.warned[engine] = now
+	d.mu.Unlock()
+	d.log.Warn("jobs wait for an engine no live worker serves", "engine", engine, "queue", qname, "pending", pending)
+}
 
 // pending returns the number of pending tasks in queue qname; a queue
 // that does not exist yet has none.

@@ -163,6 +163,10 @@ type setup struct {
 	deleteBlobs bool
 	// shot is the Submitter's prompt camera parser; nil leaves it unset.
 	shot func(prompt string) paimeng.Shot
+	// engines are the Submitter's engines; nil leaves the default.
+	engines []string
+	// workers is the Dispatcher's worker registry; nil leaves it unset.
+	workers *queue.Registry
 }
 
 // deletingDir is a blob.Dir that can also delete, which the Submitter uses
@@ -200,6 +204,7 @@ func newHarness(t *testing.T, store *credits.Store, cfg setup) *harness {
 	h.disp = queue.NewDispatcher(queue.DispatcherConfig{
 		Store: store, Client: h.client, Inspector: h.inspector, Task: h.task,
 		MaxRunning: cfg.maxRunning, Ahead: cfg.ahead, Interval: 20 * time.Millisecond, Logger: h.log,
+		Workers: cfg.workers,
 	})
 	kick := func() { h.kicks.Add(1); h.disp.Kick() }
 	var blobs paimeng.BlobStore = h.blobs
@@ -209,7 +214,7 @@ func newHarness(t *testing.T, store *credits.Store, cfg setup) *harness {
 	h.sub, err = queue.NewSubmitter(queue.SubmitterConfig{
 		Store: store, Blobs: blobs, Prices: paimeng.NewPrices(10),
 		CheckImage: media.CheckImage, CheckPrompt: checkPrompt, Kick: kick, Logger: h.log,
-		Shot: cfg.shot,
+		Shot: cfg.shot, Engines: cfg.engines,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -208,10 +208,14 @@ func (r *Reconciler) check(ctx context.Context, j *paimeng.Job, now time.Time, r
 	return nil
 }
 
-// genQueues lists where job j's gen:video task may be: its lane's queue,
-// and QueueGen for jobs enqueued before lanes existed.
+// genQueues lists where job j's gen:video task may be: its engine's lane
+// queue, and QueueGen for camera jobs enqueued before lanes existed.
 func genQueues(j *paimeng.Job) []string {
-	return []string{LaneQueue(j.Lane), QueueGen}
+	q := EngineQueue(j.Lane, j.Engine)
+	if q != LaneQueue(j.Lane) {
+		return []string{q}
+	}
+	return []string{q, QueueGen}
 }
 
 func notFound(err error) bool {

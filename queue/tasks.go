@@ -10,6 +10,7 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -25,12 +26,23 @@ const (
 // Queue names. Workers serve the lane queues QueueFast and QueueRelax (and
 // QueueGen, where versions before lanes put their tasks); front-end
 // processes serve QueueEvents.
+//
+// Each engine has its own lane queues (EngineQueue), so a worker takes
+// only tasks it can render. The camera engine (DefaultEngine), the only
+// one before engines had queues, keeps the bare names QueueFast,
+// QueueRelax and QueueGen: tasks queued by older versions are still
+// served. Any other engine's queues are "fast:<engine>" and
+// "relax:<engine>".
 const (
 	QueueFast   = "fast"
 	QueueRelax  = "relax"
 	QueueGen    = "gen"
 	QueueEvents = "events"
 )
+
+// DefaultEngine is the engine of tasks without one and of the bare lane
+// queues.
+const DefaultEngine = "camera"
 
 // Default worker queue weights: a worker picks a fast task six times as
 // often as a relax task when both wait.
@@ -39,7 +51,8 @@ const (
 	DefaultRelaxWeight = 1
 )
 
-// LaneQueue returns the asynq queue of a lane; the zero lane is fast.
+// LaneQueue returns the asynq queue of a lane for the default engine; the
+// zero lane is fast.
 func LaneQueue(lane paimeng.Lane) string {
 	if lane == paimeng.LaneRelax {
 		return QueueRelax
@@ -47,17 +60,57 @@ func LaneQueue(lane paimeng.Lane) string {
 	return QueueFast
 }
 
-// WorkerQueues returns the queue weights for a worker's asynq.Config.
-// Weights under 1 take the defaults (6 and 1); QueueGen, which holds only
-// tasks enqueued before lanes existed, weighs as much as QueueFast.
-func WorkerQueues(fastWeight, relaxWeight int) map[string]int {
+// EngineQueue returns the asynq queue of a lane for an engine: the bare
+// lane queue for DefaultEngine (and ""), "<lane>:<engine>" for others.
+func EngineQueue(lane paimeng.Lane, engine string) string {
+	if engine == "" || engine == DefaultEngine {
+		return LaneQueue(lane)
+	}
+	return LaneQueue(lane) + ":" + engine
+}
+
+// queueEngine returns the engine and lane of a gen queue name, and false
+// for a queue that is not one (events, gen).
+func queueEngine(qname string) (engine string, lane paimeng.Lane, ok bool) {
+	l, e, _ := strings.Cut(qname, ":")
+	switch l {
+	case QueueFast:
+		lane = paimeng.LaneFast
+	case QueueRelax:
+		lane = paimeng.LaneRelax
+	default:
+		return "", "", false
+	}
+	if e == "" {
+		e = DefaultEngine
+	}
+	return e, lane, true
+}
+
+// WorkerQueues returns the queue weights for a worker's asynq.Config: both
+// lane queues of every engine it serves (no engines means DefaultEngine),
+// and QueueGen, which holds only camera tasks enqueued before lanes
+// existed, when it serves DefaultEngine. Weights under 1 take the defaults
+// (6 and 1); QueueGen weighs as much as a fast queue.
+func WorkerQueues(fastWeight, relaxWeight int, engines ...string) map[string]int {
 	if fastWeight < 1 {
 		fastWeight = DefaultFastWeight
 	}
 	if relaxWeight < 1 {
 		relaxWeight = DefaultRelaxWeight
 	}
-	return map[string]int{QueueFast: fastWeight, QueueRelax: relaxWeight, QueueGen: fastWeight}
+	if len(engines) == 0 {
+		engines = []string{DefaultEngine}
+	}
+	q := map[string]int{}
+	for _, e := range engines {
+		q[EngineQueue(paimeng.LaneFast, e)] = fastWeight
+		q[EngineQueue(paimeng.LaneRelax, e)] = relaxWeight
+		if e == DefaultEngine {
+			q[QueueGen] = fastWeight
+		}
+	}
+	return q
 }
 
 // ProgressChannel is the Redis pub/sub channel carrying progress events.
@@ -142,8 +195,8 @@ func (o TaskOptions) Deadline() time.Duration {
 	return time.Duration(o.MaxRetry+1)*o.Timeout + 30*time.Minute
 }
 
-// newGenTask returns job j's gen:video task for its lane's queue; the task
-// id is the job id.
+// newGenTask returns job j's gen:video task for its engine's lane queue;
+// the task id is the job id.
 func newGenTask(j *paimeng.Job, o TaskOptions) (*asynq.Task, error) {
 	o = o.withDefaults()
 	b, err := json.Marshal(genPayloadFromJob(j))
@@ -152,7 +205,7 @@ func newGenTask(j *paimeng.Job, o TaskOptions) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TypeGenVideo, b,
 		asynq.TaskID(j.ID),
-		asynq.Queue(LaneQueue(j.Lane)),
+		asynq.Queue(EngineQueue(j.Lane, j.Engine)),
 		asynq.MaxRetry(o.MaxRetry),
 		asynq.Timeout(o.Timeout),
 		asynq.Retention(o.Retention),
