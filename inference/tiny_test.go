@@ -2,6 +2,7 @@ package inference
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -324,4 +325,141 @@ func setFloats(b *Buffer, v []float32) {
 		return
 	}
 	copy(b.Float32(), v)
+}
+
+// TestTinyModelPipeline runs the image-to-video pipeline on the tiny model:
+// prompt and empty prompt through the text encoder, the still plus black
+// frames through the VAE encoder, normalisation, the manifest's flow sampler
+// with batched guidance over the denoiser, and the VAE decoder.
+func TestTinyModelPipeline(t *testing.T) {
+	_, p := writeTiny(t, TinyOptions{Seed: 5})
+	needORT(t)
+	m := p.Manifest
+	res, frames := model.Resolution{Width: 96, Height: 64}, 9
+	L, C := int64(m.Text.MaxLength), int64(m.Latent.Channels)
+	F, H, W := int64(frames), int64(res.Height), int64(res.Width)
+	T, h, w := int64(m.Latent.Frames(frames)), H/int64(m.Latent.SpatialFactor), W/int64(m.Latent.SpatialFactor)
+	bind := func(comp string) (*Binding, func(role string, out bool, shape ...int64) *Buffer) {
+		s, err := NewSessionFromFile(p.Path(comp), cpuConfig(comp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		b, err := s.NewBinding()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, func(role string, out bool, shape ...int64) *Buffer {
+			tt := p.Component(comp).Inputs[role]
+			if out {
+				tt = p.Component(comp).Outputs[role]
+			}
+			buf, err := b.Alloc(tt.Name, shape...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return buf
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Text: conditional prompt first, then the empty prompt.
+	tb, ta := bind(model.CompTextEncoder)
+	ids, mask := ta(model.RoleInputIDs, false, 2, L), ta(model.RoleAttentionMask, false, 2, L)
+	D := int64(m.Components.TextEncoder.Outputs[model.RoleHiddenStates].Shape[2].Size)
+	hidden := ta(model.RoleHiddenStates, true, 2, L, D)
+	for r, prompt := range []string{"a cat walks by the river", ""} {
+		pi, pm := p.Tokenizer.EncodePadded(prompt, int(L))
+		for i := range pi {
+			ids.Int64()[int64(r)*L+int64(i)] = int64(pi[i])
+			mask.Int64()[int64(r)*L+int64(i)] = int64(pm[i])
+		}
+	}
+	must(tb.Run())
+
+	// Image latent: the still (a gradient) followed by black frames.
+	eb, ea := bind(model.CompVAEEncoder)
+	video := ea(model.RoleImage, false, 1, 3, F, H, W)
+	raw := ea(model.RoleLatent, true, 1, C, T, h, w)
+	px := video.Float32()
+	for i := range px {
+		px[i] = -1
+	}
+	for ch := range int64(3) {
+		for y := range H {
+			for x := range W {
+				px[((ch*F)*H+y)*W+x] = float32(x+y+ch*8)/float32(W+H+16)*2 - 1
+			}
+		}
+	}
+	must(eb.Run())
+	n := int(C * T * h * w)
+	norm := func(v []float32, enc bool) {
+		per := n / int(C)
+		for i := range v {
+			c := i / per % int(C)
+			if enc {
+				v[i] = float32((float64(v[i]) - m.Latent.Shift(c)) * m.Latent.Scale(c))
+			} else {
+				v[i] = float32(float64(v[i])/m.Latent.Scale(c) + m.Latent.Shift(c))
+			}
+		}
+	}
+	cond := append([]float32(nil), raw.Float32()...)
+	norm(cond, true)
+
+	// Denoiser with batched guidance.
+	db, da := bind(model.CompDenoiser)
+	x := da(model.RoleLatent, false, 2, C, T, h, w)
+	ts := da(model.RoleTimestep, false, 2)
+	ctx := da(model.RoleEncoderHiddenStates, false, 2, L, D)
+	y := da(model.RoleImageLatent, false, 2, C, T, h, w)
+	v := da(model.RolePrediction, true, 2, C, T, h, w)
+	copy(ctx.Float32(), hidden.Float32())
+	copy(y.Float32()[:n], cond)
+	copy(y.Float32()[n:], cond)
+	calls := 0
+	den := func(_ context.Context, in []float32, tt float32, br []sample.Branch, out []float32) error {
+		if len(br) != 2 {
+			t.Fatalf("%d branches, want a batch of 2", len(br))
+		}
+		calls++
+		copy(x.Float32(), in)
+		ts.Float32()[0], ts.Float32()[1] = tt, tt
+		if err := db.Run(); err != nil {
+			return err
+		}
+		copy(out, v.Float32())
+		return nil
+	}
+	s, err := sample.NewFlowEuler(m.FlowConfig(0, 0), n, den)
+	must(err)
+	s.Reset(42)
+	must(sample.Run(context.Background(), s, nil))
+	if calls != m.Defaults.Steps {
+		t.Errorf("%d denoiser calls, want %d", calls, m.Defaults.Steps)
+	}
+
+	// Decode.
+	vb, va := bind(model.CompVAEDecoder)
+	lat := va(model.RoleLatent, false, 1, C, T, h, w)
+	out := va(model.RoleVideo, true, 1, 3, F, H, W)
+	copy(lat.Float32(), s.Latent())
+	norm(lat.Float32(), false)
+	must(vb.Run())
+	lo, hi := float32(1), float32(-1)
+	for _, f := range out.Float32() {
+		if !(f >= -1 && f <= 1) {
+			t.Fatalf("video value %g outside [-1, 1]", f)
+		}
+		lo, hi = min(lo, f), max(hi, f)
+	}
+	if lo == hi {
+		t.Error("video is constant")
+	}
 }
