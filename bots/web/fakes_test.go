@@ -155,6 +155,7 @@ func (b *backend) Submit(ctx context.Context, req *paimeng.Request) (*paimeng.Jo
 		Seed:      req.Seed,
 		Mode:      mode,
 		Lane:      lane,
+		Engine:    req.Engine,
 		Price:     price,
 		Reply:     append([]byte(nil), req.Reply...),
 		CreatedAt: time.Now().UTC(),

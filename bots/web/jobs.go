@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/paimeng/paimeng"
@@ -38,6 +39,7 @@ type jobView struct {
 	Mode          paimeng.Mode      `json:"mode"`
 	Lane          paimeng.Lane      `json:"lane"`
 	Price         int64             `json:"price"`
+	Engine        string            `json:"engine,omitempty"`
 	Private       bool              `json:"private"`
 	Progress      *progressView     `json:"progress"`
 	QueuePosition int               `json:"queue_position"`
@@ -80,6 +82,7 @@ func viewAt(job *paimeng.Job, p *paimeng.Progress, pos int, lang paimeng.Lang) j
 		Seed:       job.Seed,
 		Mode:       job.Mode,
 		Lane:       job.Lane,
+		Engine:     job.Engine,
 		Price:      job.Price,
 		Private:    job.Private,
 		CreatedAt:  job.CreatedAt,
@@ -170,6 +173,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		Resolution:     up.resolution,
 		Aspect:         up.aspect,
 		DisplayName:    up.name,
+		Engine:         s.engine(up),
 		Reply:          reply,
 	})
 	if err != nil {
@@ -191,6 +195,20 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
 	writeJSON(w, status, v)
+}
+
+// engine returns the engine a job request asks for: its engine field,
+// checked by the Submitter, or else its model_name when that names an
+// offered engine (Kling clients send their own model names, which are
+// ignored); "" means the default.
+func (s *Server) engine(up *upload) string {
+	if up.engine != "" {
+		return up.engine
+	}
+	if slices.Contains(s.cfg.Engines, up.modelName) {
+		return up.modelName
+	}
+	return ""
 }
 
 func printableASCII(s string) bool {

@@ -43,6 +43,8 @@ type upload struct {
 	resolution int
 	aspect     paimeng.Aspect
 	name       string
+	engine     string // the engine field, lower case; "" for the default
+	modelName  string // Kling's model_name, lower case: the engine when it names one offered
 }
 
 // fields are a job request's values as sent, before they are checked. A
@@ -53,6 +55,7 @@ type fields struct {
 	prompt, negative              string
 	seconds, duration, seed       string
 	mode, lane, name              string
+	engine, modelName             string
 	camera                        string
 	fps, resolution, aspect       string
 	hasImage                      bool
@@ -86,8 +89,8 @@ func asField(field string, err error) error {
 // readUpload reads a job request: a multipart form (files image and
 // image_tail) or a JSON object (image and image_tail in base64). Both take
 // prompt, negative_prompt, seconds or duration, seed, mode, lane, name,
-// camera_control, fps, resolution and aspect_ratio; unknown fields are
-// skipped.
+// camera_control, fps, resolution, aspect_ratio and engine (or Kling's
+// model_name); unknown fields are skipped.
 func readUpload(r *http.Request) (*upload, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var f *fields
@@ -116,6 +119,7 @@ func readForm(r *http.Request) (*fields, error) {
 		"prompt": &f.prompt, "negative_prompt": &f.negative, "seconds": &f.seconds, "duration": &f.duration,
 		"seed": &f.seed, "mode": &f.mode, "lane": &f.lane, "name": &f.name, "camera_control": &f.camera,
 		"fps": &f.fps, "resolution": &f.resolution, "aspect_ratio": &f.aspect, "aspect": &f.aspect,
+		"engine": &f.engine, "model_name": &f.modelName,
 	}
 	for {
 		part, err := mr.NextPart()
@@ -185,6 +189,8 @@ type jsonJob struct {
 	Resolution     json.RawMessage `json:"resolution"`
 	AspectRatio    json.RawMessage `json:"aspect_ratio"`
 	Aspect         json.RawMessage `json:"aspect"`
+	Engine         json.RawMessage `json:"engine"`
+	ModelName      json.RawMessage `json:"model_name"`
 }
 
 // readJSONJob reads a JSON job request.
@@ -224,6 +230,7 @@ func readJSONJob(r *http.Request) (*fields, error) {
 		{"mode", j.Mode, &f.mode}, {"lane", j.Lane, &f.lane}, {"name", j.Name, &f.name},
 		{"fps", j.FPS, &f.fps}, {"resolution", j.Resolution, &f.resolution},
 		{"aspect_ratio", j.AspectRatio, &f.aspect}, {"aspect", j.Aspect, &f.aspect},
+		{"engine", j.Engine, &f.engine}, {"model_name", j.ModelName, &f.modelName},
 	} {
 		v, ok := scalar(s.raw)
 		if !ok {
@@ -359,6 +366,8 @@ func (f *fields) check() (*upload, error) {
 	if up.name, err = displayName(f.name); err != nil {
 		return nil, err
 	}
+	up.engine = strings.ToLower(strings.TrimSpace(f.engine))
+	up.modelName = strings.ToLower(strings.TrimSpace(f.modelName))
 	return up, nil
 }
 

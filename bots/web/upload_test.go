@@ -180,3 +180,57 @@ func TestCameraValue(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateJobEngine(t *testing.T) {
+	h := newHarness(t, Config{Engines: []string{"camera", "svd"}}, nil)
+	jsonJob := func(fields string) *paimeng.Request {
+		t.Helper()
+		body := `{"image":"` + base64.StdEncoding.EncodeToString(stillPNG) + `"` + fields + `}`
+		res := h.do("POST", "/api/v1/jobs", strings.NewReader(body), "Content-Type", "application/json", "Authorization", authAlice)
+		if res.StatusCode != 201 {
+			b, _ := io.ReadAll(res.Body)
+			t.Fatalf("%s: status %d: %s", fields, res.StatusCode, b)
+		}
+		return h.be.last()
+	}
+	for _, c := range []struct{ fields, want string }{
+		{``, ""},
+		{`,"engine":"svd"`, "svd"},
+		{`,"engine":" SVD "`, "svd"},
+		{`,"model_name":"svd"`, "svd"},
+		{`,"model_name":"kling-v1"`, ""}, // another service's model: ignored
+		{`,"engine":"camera","model_name":"svd"`, "camera"},
+		{`,"engine":"nope"`, "nope"}, // the Submitter refuses it
+	} {
+		if got := jsonJob(c.fields).Engine; got != c.want {
+			t.Errorf("%s: engine %q, want %q", c.fields, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		extra [][2]string
+		want  string
+	}{
+		{[][2]string{{"engine", "svd"}}, "svd"},
+		{[][2]string{{"model_name", "svd"}}, "svd"},
+		{[][2]string{{"model_name", "kling-v1-6"}}, ""},
+	} {
+		res := h.submit(form{image: stillPNG, prompt: "x", extra: c.extra}, "Authorization", authAlice)
+		if res.StatusCode != 201 {
+			t.Fatalf("%v: status %d", c.extra, res.StatusCode)
+		}
+		v := decode[jobView](t, res)
+		if got := h.be.last().Engine; got != c.want || v.Engine != c.want {
+			t.Errorf("%v: engine %q (view %q), want %q", c.extra, got, v.Engine, c.want)
+		}
+	}
+}
+
+func TestCreateJobUnknownEngineRefused(t *testing.T) {
+	h := newHarness(t, Config{Engines: []string{"camera"}}, nil)
+	h.be.submitErr = paimeng.Errorf(paimeng.EUnknownEngine, "unknown engine %q", "nope")
+	res := h.submit(form{image: stillPNG, prompt: "x", extra: [][2]string{{"engine", "nope"}}}, "Authorization", authAlice, "Accept-Language", "en")
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 400 || !strings.Contains(string(b), paimeng.EUnknownEngine) || !strings.Contains(string(b), "engine does not exist") {
+		t.Fatalf("status %d: %s", res.StatusCode, b)
+	}
+}

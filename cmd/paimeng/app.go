@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,7 @@ type App struct {
 	WeChat     *wechat.Bot
 
 	servers []boundServer
+	served  []string // the engines this worker renders
 	ln      net.Listener
 	httpSrv *http.Server
 
@@ -159,9 +161,6 @@ func (a *App) wechatConfig() wechat.Config {
 	}
 }
 
-// engines lists the engine names this deployment offers; the first is the default.
-var engines = []string{"camera"}
-
 func (a *App) openFrontend(ctx context.Context) error {
 	var terms []string
 	if a.cfg.BannedTerms != "" {
@@ -178,6 +177,7 @@ func (a *App) openFrontend(ctx context.Context) error {
 		Task:       a.taskOptions(),
 		MaxRunning: a.cfg.MaxRunning,
 		Ahead:      a.cfg.DispatchAhead,
+		Workers:    queue.NewRegistry(a.rdb),
 		Logger:     a.log,
 	})
 	var err error
@@ -189,7 +189,7 @@ func (a *App) openFrontend(ctx context.Context) error {
 		CheckPrompt: filter.Check,
 		Shot:        command.ParseShot,
 		Kick:        a.Dispatcher.Kick,
-		Engines:     engines,
+		Engines:     a.cfg.Engines,
 		Logger:      a.log,
 	})
 	if err != nil {
@@ -208,7 +208,7 @@ func (a *App) openFrontend(ctx context.Context) error {
 	handler := command.NewHandler(command.Env{
 		Community: a.Community,
 		Prices:    a.cfg.Prices,
-		Engines:   engines,
+		Engines:   a.cfg.Engines,
 		Admins:    a.cfg.AdminIDs,
 		PublicURL: a.cfg.PublicURL,
 		Location:  a.cfg.Location,
@@ -217,7 +217,7 @@ func (a *App) openFrontend(ctx context.Context) error {
 	a.Web = web.New(web.Config{
 		Playground: a.roles.Playground,
 		Prices:     a.cfg.Prices,
-		Engines:    engines,
+		Engines:    a.cfg.Engines,
 		PublicURL:  a.cfg.PublicURL,
 		Logger:     a.log,
 	}, a.Submitter, a.Store, a.Community, a.Store, a.blobs)
@@ -288,12 +288,22 @@ func (a *App) openWorker() error {
 	if err := inference.InitORT(a.cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", a.cfg.ORTLibrary, err)
 	}
-	cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: a.cfg.MaxSide})
-	if err != nil {
-		return fmt.Errorf("camera engine: %w", err)
+	built := map[string]paimeng.Engine{}
+	for _, name := range a.cfg.Engines {
+		eng, closeEngine, err := a.newEngine(name)
+		if err != nil {
+			return fmt.Errorf("%s engine: %w", name, err)
+		}
+		a.closers = append(a.closers, closeEngine)
+		built[name] = eng
+		a.served = append(a.served, name)
 	}
-	a.closers = append(a.closers, cam.Close)
-	renderer := media.NewRenderer(map[string]paimeng.Engine{cam.Name(): cam}, cam.Name(), media.EncodeOptions{
+	def := a.served[0]
+	if built[queue.DefaultEngine] != nil {
+		// Tasks without an engine come from versions with the camera only.
+		def = queue.DefaultEngine
+	}
+	renderer := media.NewRenderer(built, def, media.EncodeOptions{
 		FFmpeg: a.cfg.FFmpeg,
 		Preset: a.cfg.EncoderPreset,
 	})
@@ -311,7 +321,7 @@ func (a *App) openWorker() error {
 	w.Register(mux)
 	srv := asynq.NewServer(a.redisOpt, asynq.Config{
 		Concurrency:     a.cfg.WorkerConcurrency,
-		Queues:          queue.WorkerQueues(a.cfg.FastWeight, a.cfg.RelaxWeight),
+		Queues:          queue.WorkerQueues(a.cfg.FastWeight, a.cfg.RelaxWeight, a.served...),
 		Logger:          asynqLogger{a.log.With("component", "worker")},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: 30 * time.Second,
@@ -319,6 +329,20 @@ func (a *App) openWorker() error {
 	})
 	a.servers = append(a.servers, boundServer{srv, mux})
 	return nil
+}
+
+// newEngine builds the named engine (one of knownEngines) and returns it
+// with its close function.
+func (a *App) newEngine(name string) (paimeng.Engine, func() error, error) {
+	switch name {
+	case "camera":
+		cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: a.cfg.MaxSide})
+		if err != nil {
+			return nil, nil, err
+		}
+		return cam, cam.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown engine %q; known engines: %s", name, strings.Join(knownEngines, ", "))
 }
 
 // retryDelay backs off 5 s, 20 s, 80 s… capped at 10 min.
@@ -379,7 +403,21 @@ func (a *App) Run(ctx context.Context) error {
 				return fmt.Errorf("start worker: %w", err)
 			}
 		}
-		a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engine", "camera", "ort", a.cfg.ORTLibrary)
+		// Tell the front ends which engines this worker serves; the key
+		// goes when the worker stops (or expires if it dies).
+		reg, err := queue.NewRegistry(a.rdb).Register(ctx, "", a.served)
+		if err != nil {
+			for _, s := range a.servers {
+				s.srv.Shutdown()
+			}
+			return err
+		}
+		defer func() {
+			if err := reg.Close(); err != nil {
+				a.log.Warn("shutdown", "err", err)
+			}
+		}()
+		a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engines", strings.Join(a.served, ","), "ort", a.cfg.ORTLibrary)
 	}
 
 	if a.roles.Frontend {

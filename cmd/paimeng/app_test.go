@@ -28,6 +28,7 @@ import (
 	"github.com/paimeng/paimeng/credits/credittest"
 	"github.com/paimeng/paimeng/internal/testenv"
 	"github.com/paimeng/paimeng/media"
+	"github.com/paimeng/paimeng/queue"
 )
 
 // testConfig returns a dev configuration writing under a temp folder.
@@ -339,6 +340,18 @@ func TestServeAndWorkerOnRedisAndPostgres(t *testing.T) {
 	}
 	front := startApp(t, testConfig(t, env), Roles{Frontend: true})
 	startApp(t, testConfig(t, env), Roles{Worker: true})
+	// The worker advertises its engines.
+	reg := queue.NewRegistry(front.rdb)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		m, err := reg.Engines(context.Background())
+		if err == nil && m["camera"] == 1 && len(m) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker registry %v %v", m, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	tok, err := front.Store.CreateToken(context.Background(), paimeng.Identity{Platform: paimeng.PlatformWeb, UserID: "alice"}, "test")
 	if err != nil {

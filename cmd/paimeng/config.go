@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +37,10 @@ type Config struct {
 	RelaxWeight   int
 	DispatchAhead int
 	LinkCodeTTL   time.Duration
+	EngineSpec    string
 
 	// Derived by finish.
+	Engines    []string // PAIMENG_ENGINES: the engines offered; the first is the default
 	Prices     *paimeng.Prices
 	Location   *time.Location
 	AdminIDs   []paimeng.Identity
@@ -102,6 +105,7 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_BLOB_DIR", "", "folder shared by front ends and workers for images and videos (default $PAIMENG_DATA_DIR/blobs)", str(&c.BlobDir)},
 		{"PAIMENG_SIGNUP_CREDITS", "100", "credits granted once to every new member", i64(&c.SignupCredits)},
 		{"PAIMENG_PRICE_PER_CLIP", "10", "credits for a std 5 s clip in the fast lane (the base of the price table)", i64(&c.PricePerClip)},
+		{"PAIMENG_ENGINES", "camera", "engines members may pick (--engine, the API's engine field), comma-separated; the first is the default", str(&c.EngineSpec)},
 		{"PAIMENG_PRICES", "", "price table, inline (\"camera=10, pro=1.75, 10s=2, relax=0.5, camera/pro/10=40\") or the path of a file of it", str(&c.PriceSpec)},
 		{"PAIMENG_DAILY_CREDITS", "10", "credits paid by /daily once per calendar day (0 turns it off)", i64(&c.DailyCredits)},
 		{"PAIMENG_TZ", "Asia/Shanghai", "the community's time zone: daily check-in days, leaderboard weeks and months", str(&c.TZ)},
@@ -222,6 +226,9 @@ func (c *Config) finish() error {
 	if c.Prices, err = paimeng.ParsePrices(spec, c.PricePerClip); err != nil {
 		return fmt.Errorf("PAIMENG_PRICES: %w", err)
 	}
+	if c.Engines, err = parseEngines(c.EngineSpec); err != nil {
+		return fmt.Errorf("PAIMENG_ENGINES: %w", err)
+	}
 	c.AdminIDs = nil
 	for _, a := range strings.Split(c.Admins, ",") {
 		if a = strings.TrimSpace(a); a == "" {
@@ -237,6 +244,29 @@ func (c *Config) finish() error {
 		return fmt.Errorf("PAIMENG_RATE_LIMIT: %w", err)
 	}
 	return nil
+}
+
+// knownEngines are the engines a worker can build.
+var knownEngines = []string{"camera"}
+
+// parseEngines reads PAIMENG_ENGINES: known engine names, comma- or
+// space-separated, without repeats; at least one.
+func parseEngines(spec string) ([]string, error) {
+	var out []string
+	for _, e := range strings.FieldsFunc(spec, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		e = strings.ToLower(e)
+		if !slices.Contains(knownEngines, e) {
+			return nil, fmt.Errorf("unknown engine %q; known engines: %s", e, strings.Join(knownEngines, ", "))
+		}
+		if slices.Contains(out, e) {
+			return nil, fmt.Errorf("engine %q listed twice", e)
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no engine listed; known engines: %s", strings.Join(knownEngines, ", "))
+	}
+	return out, nil
 }
 
 // parseRate reads "N/duration" ("6/1m"); "0" or "" means no limit.

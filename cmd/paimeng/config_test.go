@@ -65,3 +65,39 @@ func TestReadmeListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigEngines(t *testing.T) {
+	load := func(spec string) (*Config, error) {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg, err := loadConfig(fs, func(k string) string {
+			if k == "PAIMENG_ENGINES" {
+				return spec
+			}
+			return ""
+		})
+		if err != nil {
+			return nil, err
+		}
+		return cfg, cfg.finish()
+	}
+	for _, c := range []struct{ spec, want, err string }{
+		{"", "camera", ""},
+		{"camera", "camera", ""},
+		{" Camera ", "camera", ""},
+		{"svd", "", `PAIMENG_ENGINES: unknown engine "svd"; known engines: camera`},
+		{"camera,camera", "", "listed twice"},
+		{",", "", "no engine listed"},
+	} {
+		cfg, err := load(c.spec)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.spec, err, c.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(cfg.Engines, ",") != c.want {
+			t.Errorf("%q: engines %v (%v), want %s", c.spec, cfg, err, c.want)
+		}
+	}
+}
