@@ -607,14 +607,10 @@ func (j *learnedJob) encodeLatent(img image.Image) error {
 	}
 	still := pixels(img, int(W), int(H))
 	frame := int(H * W)
-	black := make([]float32, frame*int(F-1))
-	for i := range black {
-		black[i] = -1
-	}
 	for c := range 3 {
 		base := c * int(F) * frame
 		putFloats(video, base, still[c*frame:(c+1)*frame])
-		putFloats(video, base+frame, black)
+		fillFloats(video, base+frame, frame*int(F-1), -1) // black
 	}
 	if err := b.Run(); err != nil {
 		return fail(err)
@@ -872,6 +868,23 @@ func putFloats(b *Buffer, off int, src []float32) {
 		}
 	default:
 		copy(b.Float32()[off:off+len(src)], src)
+	}
+}
+
+// fillFloats sets n elements of a float buffer from element off to v.
+func fillFloats(b *Buffer, off, n int, v float32) {
+	switch b.DType() {
+	case Float16:
+		h := HalfFromFloat32(v)
+		dst := b.Float16()[off : off+n]
+		for i := range dst {
+			dst[i] = h
+		}
+	default:
+		dst := b.Float32()[off : off+n]
+		for i := range dst {
+			dst[i] = v
+		}
 	}
 }
 

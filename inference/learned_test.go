@@ -389,3 +389,57 @@ func TestLearnedSamplers(t *testing.T) {
 		t.Fatalf("edm: %v, %d frames", err, len(sink.frames))
 	}
 }
+
+// TestLearnedConcurrent runs two jobs at once on one engine: each binds its
+// own buffers, so both give the clip a single job gives.
+func TestLearnedConcurrent(t *testing.T) {
+	_, p := writeTiny(t, TinyOptions{Seed: 10})
+	e := newLearned(t, p)
+	in := &paimeng.GenInput{Image: testStill(96, 64), Prompt: "a boat on the lake", Seconds: 1, Seed: 5}
+	var want memSink
+	if err := e.Generate(context.Background(), in, &want, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got [2]memSink
+	errs := make(chan error, 2)
+	for i := range got {
+		go func() { errs <- e.Generate(context.Background(), in, &got[i], nil) }()
+	}
+	for range got {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range got {
+		if len(got[i].frames) != len(want.frames) {
+			t.Fatalf("job %d: %d frames", i, len(got[i].frames))
+		}
+		for f := range want.frames {
+			if !bytes.Equal(got[i].frames[f], want.frames[f]) {
+				t.Fatalf("job %d frame %d differs from the single job's", i, f)
+			}
+		}
+	}
+}
+
+func TestLearnedRefusesLayouts(t *testing.T) {
+	_, p := writeTiny(t, TinyOptions{Seed: 1})
+	needORT(t)
+	base := liveORT.Load()
+	ts := p.Component(model.CompDenoiser).Inputs[model.RoleTimestep]
+	ts.Shape = nil
+	p.Component(model.CompDenoiser).Inputs[model.RoleTimestep] = ts
+	if _, err := NewLearnedEngine(p, learnedTestOptions); err == nil || !strings.Contains(err.Error(), "components.denoiser.inputs.timestep") {
+		t.Errorf("scalar timestep: %v", err)
+	}
+	_, p = writeTiny(t, TinyOptions{Seed: 1})
+	v := p.Component(model.CompVAEDecoder).Outputs[model.RoleVideo]
+	v.Shape = v.Shape[1:]
+	p.Component(model.CompVAEDecoder).Outputs[model.RoleVideo] = v
+	if _, err := NewLearnedEngine(p, learnedTestOptions); err == nil || !strings.Contains(err.Error(), "components.vae_decoder.outputs.video") {
+		t.Errorf("rank 4 video: %v", err)
+	}
+	if n := liveORT.Load(); n != base {
+		t.Errorf("%d runtime objects live, %d before", n, base)
+	}
+}
