@@ -47,6 +47,7 @@ type Command struct {
 	Seed    int64        // 0 means pick one
 	Mode    paimeng.Mode // "" means std
 	Lane    paimeng.Lane // "" means fast
+	Engine  string       // --engine NAME, lower case; "" means the community's default
 
 	Camera     *paimeng.CameraControl // --camera zoom:5; nil when absent
 	FPS        int                    // --fps 24|30; 0 means the default
@@ -57,7 +58,8 @@ type Command struct {
 }
 
 // FillRequest copies the /gen options into req: prompt, seconds, seed,
-// mode, lane, camera control, fps, resolution, aspect and negative prompt.
+// mode, lane, engine, camera control, fps, resolution, aspect and negative
+// prompt.
 // The pictures (Tail says whether the front end should look for a second
 // one), the member and the reply state are the front end's to set.
 func (c Command) FillRequest(req *paimeng.Request) {
@@ -66,6 +68,7 @@ func (c Command) FillRequest(req *paimeng.Request) {
 	req.Seed = c.Seed
 	req.Mode = c.Mode
 	req.Lane = c.Lane
+	req.Engine = c.Engine
 	req.Camera = c.Camera
 	req.FPS = c.FPS
 	req.Resolution = c.Resolution
@@ -91,6 +94,8 @@ func (c Command) Known() bool {
 //	--seed N          also seed:42, 种子:42
 //	--mode std|pro    also --pro, --std, mode:pro, 模式:pro (标准, 专业)
 //	--relax, --fast   the queue lane; also --lane relax, lane:relax, 通道:慢速
+//	--engine NAME     the engine (the Submitter checks the name); also
+//	                  --model NAME, engine:NAME, 模型:NAME, 引擎:NAME
 //	--camera C        a camera control (paimeng.ParseCameraControl): zoom:5,
 //	                  pan=-3, down_back; also --camera zoom 5, camera:zoom:5,
 //	                  镜头:pan:2, 运镜:down_back
@@ -295,7 +300,7 @@ func dashOption(f string) (string, bool) {
 func isASCIILetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // colonOption recognises "seconds:10", "seed:42", "mode:pro",
-// "lane:relax", "camera:zoom:5", "fps:30", "res:720p" and "aspect:16:9"
+// "lane:relax", "engine:NAME", "camera:zoom:5", "fps:30", "res:720p" and "aspect:16:9"
 // (ASCII or full-width colon) for known option names only, so ordinary
 // prose with colons stays in the prompt. The negative prompt has no colon
 // form.
@@ -328,6 +333,8 @@ func optionName(key string) string {
 		return "mode"
 	case "lane", "通道":
 		return "lane"
+	case "engine", "model", "模型", "引擎":
+		return "engine"
 	case "camera", "cam", "camera_control", "camera-control", "镜头", "运镜":
 		return "camera"
 	case "fps", "framerate", "frame-rate", "帧率":
@@ -434,6 +441,12 @@ func (c *Command) setOption(key, val string) error {
 			return paimeng.Errorf(paimeng.EBadOption, "lane must be fast or relax, got %q", val)
 		}
 		c.Lane = l
+	case "engine":
+		e := strings.ToLower(strings.TrimSpace(val))
+		if !validEngineName(e) {
+			return paimeng.Errorf(paimeng.EBadOption, "engine must be a name of letters, digits, '-', '_' or '.', got %q", val)
+		}
+		c.Engine = e
 	case "camera":
 		cc, err := paimeng.ParseCameraControl(val)
 		if err != nil {
@@ -462,6 +475,22 @@ func (c *Command) setOption(key, val string) error {
 		return paimeng.Errorf(paimeng.EBadOption, "unknown option %q", key)
 	}
 	return nil
+}
+
+// validEngineName reports whether s can be an engine name: 1 to 64 ASCII
+// letters, digits, '-', '_' or '.'. Whether the engine exists is the
+// Submitter's to say.
+func validEngineName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !isASCIILetter(b) && (b < '0' || b > '9') && b != '-' && b != '_' && b != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // fpsValue maps "30", "30fps" or "30帧" to 30; ok is false for anything

@@ -123,7 +123,7 @@ const helpZH = `把一张图片变成几秒钟的短视频 🎬
 也可以回复一张图片发送 /gen 加描述。
 
 镜头词：推近、后拉、左移、右移、晃动、不动、暗转，可以组合，例如“先推近再暗转”。不写描述时使用默认镜头。
-选项：--seconds 5 或 10（视频时长，默认 5）；--pro 专业模式（更精细，更贵）；--relax 慢速通道（更便宜，空闲时生成）；--seed 42（固定随机数，相同输入得到相同视频）。
+选项：--seconds 5 或 10（视频时长，默认 5）；--pro 专业模式（更精细，更贵）；--relax 慢速通道（更便宜，空闲时生成）；--seed 42（固定随机数，相同输入得到相同视频）；--engine 名称（选择生成引擎，/price 列出可用引擎和价格，默认第一个）。
 镜头控制：--camera 轴:数值，数值 -10 到 10，例如 --camera zoom:-5。轴：horizontal 左右移（负左正右）、vertical 上下移（负下正上）、pan 上下转（负下正上）、tilt 左右转（负左正右）、roll 旋转（负逆时针正顺时针）、zoom 变焦（负推近正拉远）。也可以写组合运镜：down_back 下降后退、forward_up 前进上仰、right_turn_forward 右转前进、left_turn_forward 左转前进。写了 --camera 就不再读描述里的镜头词（晃动、暗转仍然有效）。
 输出：--fps 24 或 30；--res 540p、720p 或 1080p；--aspect 16:9、9:16 或 1:1。
 --tail 结束帧：用第二张图片回复第一张图片，说明写 /gen --tail（Discord 用 tail 选项），视频从第一张过渡到第二张。--negative 不想要的内容（暂不支持，会被忽略）。
@@ -154,7 +154,7 @@ Usage: send an image with the caption
 or reply to an image with /gen and a description.
 
 Camera words: push in, pull back, pan left, pan right, shake, static, fade (Chinese works too: 推近, 后拉, 左移, 右移, 晃动, 不动, 暗转). Combine them, e.g. "push in then fade". Without a description a default move is used.
-Options: --seconds 5 or 10 (clip length, default 5); --pro (finer, costs more); --relax (cheaper, runs when there is room); --seed 42 (fixes randomness: same input, same video).
+Options: --seconds 5 or 10 (clip length, default 5); --pro (finer, costs more); --relax (cheaper, runs when there is room); --seed 42 (fixes randomness: same input, same video); --engine NAME (picks the engine; /price lists the engines and their prices, the first is the default).
 Camera control: --camera axis:value, value from -10 to 10, e.g. --camera zoom:-5. Axes: horizontal (− left, + right), vertical (− down, + up), pan (turn − down, + up), tilt (turn − left, + right), roll (− counterclockwise, + clockwise), zoom (− closer, + wider). Or a combined move: down_back, forward_up, right_turn_forward, left_turn_forward. --camera replaces the camera words of the description (shake and fades still apply).
 Output: --fps 24 or 30; --res 540p, 720p or 1080p; --aspect 16:9, 9:16 or 1:1.
 --tail: reply to the first picture with a second one captioned /gen --tail (on Discord, the tail option); the clip travels from the first to the second. --negative what to avoid (not supported yet; ignored).
@@ -212,8 +212,8 @@ func codeCatalog(code string) (zh, en string) {
 		return fmt.Sprintf("描述太长了，最多 %d 个字，请精简后再试。本次未扣除积分。", paimeng.MaxPromptRunes),
 			fmt.Sprintf("The description is too long (max %d characters). Please shorten it. Nothing was charged.", paimeng.MaxPromptRunes)
 	case paimeng.EBadOption:
-		return "选项有误：--seconds 只能是 5 或 10，--mode 是 std 或 pro，--seed 是非负整数；--camera 写成 轴:数值（horizontal、vertical、pan、tilt、roll 或 zoom，-10 到 10，例如 zoom:-5）或 down_back、forward_up、right_turn_forward、left_turn_forward；--fps 是 24 或 30，--res 是 540p、720p 或 1080p，--aspect 是 16:9、9:16 或 1:1；--negative 后面要写内容；--pro、--relax、--fast、--tail 后面不带值；其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
-			"Bad option: --seconds must be 5 or 10, --mode std or pro, --seed a non-negative number; --camera is axis:value (horizontal, vertical, pan, tilt, roll or zoom, from -10 to 10, e.g. zoom:-5) or one of down_back, forward_up, right_turn_forward, left_turn_forward; --fps is 24 or 30, --res 540p, 720p or 1080p, --aspect 16:9, 9:16 or 1:1; --negative needs words after it; --pro, --relax, --fast and --tail take no value; other options are not known. Send /help for usage. Nothing was charged."
+		return "选项有误：--seconds 只能是 5 或 10，--mode 是 std 或 pro，--seed 是非负整数；--camera 写成 轴:数值（horizontal、vertical、pan、tilt、roll 或 zoom，-10 到 10，例如 zoom:-5）或 down_back、forward_up、right_turn_forward、left_turn_forward；--fps 是 24 或 30，--res 是 540p、720p 或 1080p，--aspect 是 16:9、9:16 或 1:1；--engine 后面写引擎名称（字母、数字、-、_、.）；--negative 后面要写内容；--pro、--relax、--fast、--tail 后面不带值；其他选项不认识。发送 /help 查看用法。本次未扣除积分。",
+			"Bad option: --seconds must be 5 or 10, --mode std or pro, --seed a non-negative number; --camera is axis:value (horizontal, vertical, pan, tilt, roll or zoom, from -10 to 10, e.g. zoom:-5) or one of down_back, forward_up, right_turn_forward, left_turn_forward; --fps is 24 or 30, --res 540p, 720p or 1080p, --aspect 16:9, 9:16 or 1:1; --engine takes an engine name (letters, digits, -, _, .); --negative needs words after it; --pro, --relax, --fast and --tail take no value; other options are not known. Send /help for usage. Nothing was charged."
 	case paimeng.EInsufficient:
 		return "积分不足，无法生成这个视频。发送 /balance 查看余额。本次未扣除积分。",
 			"Not enough credits for this video. Send /balance to see your balance. Nothing was charged."

@@ -744,7 +744,7 @@ func TestCommandsRegistered(t *testing.T) {
 	for _, o := range gen.Options {
 		opts = append(opts, o.Name)
 	}
-	if want := []string{"image", "prompt", "seconds", "mode", "relax", "seed", "camera", "negative", "tail", "fps", "resolution", "aspect"}; !slices.Equal(opts, want) {
+	if want := []string{"image", "prompt", "seconds", "mode", "relax", "seed", "camera", "negative", "tail", "fps", "resolution", "aspect", "engine"}; !slices.Equal(opts, want) {
 		t.Errorf("gen options %v", opts)
 	}
 	if o := gen.Options[0]; o.Type != discordgo.ApplicationCommandOptionAttachment || !o.Required {
@@ -1127,5 +1127,13 @@ func TestGenBadOptionsRefusedAtOnce(t *testing.T) {
 	raw, in := e.srv.GenInteraction(discordtest.GenArgs{User: zhMember, GuildID: guildID, ChannelID: channelID, Image: pngImage(), Camera: "zoom:-12"})
 	if got := e.post(raw, in); got.Data == nil || got.Data.Content != command.CodeText(paimeng.LangZH, paimeng.EBadOption) {
 		t.Errorf("zh answer %+v", got)
+	}
+}
+
+func TestGenEngineOption(t *testing.T) {
+	e := newEnv(t)
+	e.gen(discordtest.GenArgs{User: enMember, Image: pngImage(), Prompt: "push in", Engine: " SVD "})
+	if subs := e.svc.Submits(); len(subs) != 1 || subs[0].Engine != "svd" {
+		t.Fatalf("submits %+v", subs)
 	}
 }

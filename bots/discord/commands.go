@@ -21,6 +21,7 @@ const (
 	optFPS      = "fps"
 	optRes      = "resolution"
 	optAspect   = "aspect"
+	optEngine   = "engine"
 	optCode     = "code"
 	optID       = "id"
 	optBoard    = "board"
@@ -109,6 +110,8 @@ func Commands() []*discordgo.ApplicationCommand {
 		choice("9:16", words{"9:16 竖屏", "9:16 portrait"}),
 		choice("1:1", words{"1:1 方形", "1:1 square"}),
 	}
+	engine := option(discordgo.ApplicationCommandOptionString, optEngine, words{"引擎", "engine"}, words{"生成引擎名称，/price 列出可用引擎；默认第一个", "Engine name; /price lists the engines (default: the first)"}, false)
+	engine.MaxLength = 64
 
 	board := option(discordgo.ApplicationCommandOptionString, optBoard, words{"榜单", "board"}, words{"作品、积分或点赞榜", "Videos, credits spent or likes"}, false)
 	board.Choices = []*discordgo.ApplicationCommandOptionChoice{
@@ -128,7 +131,7 @@ func Commands() []*discordgo.ApplicationCommand {
 			option(discordgo.ApplicationCommandOptionAttachment, optImage, words{"图片", "image"}, words{"JPEG、PNG 或 WebP 图片", "A JPEG, PNG or WebP picture"}, true),
 			prompt, seconds, mode,
 			option(discordgo.ApplicationCommandOptionBoolean, optRelax, words{"慢速", "relax"}, words{"慢速通道：更便宜，空闲时生成", "Relax lane: cheaper, runs when there is room"}, false),
-			seed, camera, negative, tail, fps, res, aspect),
+			seed, camera, negative, tail, fps, res, aspect, engine),
 		slash(command.Balance, words{"余额", "balance"}, words{"查看积分余额", "Show your credit balance"}),
 		slash(command.Price, words{"价格", "price"}, words{"查看价格表", "Show the prices"}),
 		slash(command.Daily, words{"签到", "daily"}, words{"每日签到领积分", "Daily check-in for free credits"}),

@@ -154,6 +154,10 @@ func readGen(lang paimeng.Lang, data discordgo.ApplicationCommandInteractionData
 	if s := strings.TrimSpace(stringOpt(opts, optNegative)); s != "" {
 		cmd.Negative = s
 	}
+	if s := strings.TrimSpace(stringOpt(opts, optEngine)); s != "" {
+		// Free text: the Submitter refuses an engine it does not offer.
+		cmd.Engine = strings.ToLower(s)
+	}
 	if cmd.Tail && tail == nil {
 		return nil, &genRefusal{err: paimeng.Errorf(paimeng.EBadOption, "--tail without a tail attachment"), text: text(lang, keyTailOption)}
 	}

@@ -54,6 +54,7 @@ type GenArgs struct {
 	Tail                  []byte // nil: no tail option; named "tail.png", type detected
 	FPS                   int
 	Resolution, Aspect    string
+	Engine                string
 	AttachmentSizeLimit   int // 0 → 10 MiB (10485760)
 }
 
@@ -225,6 +226,9 @@ func (s *Server) GenInteraction(a GenArgs) ([]byte, *discordgo.Interaction) {
 	}
 	if a.Negative != "" {
 		opts = append(opts, option{"negative", discordgo.ApplicationCommandOptionString, a.Negative})
+	}
+	if a.Engine != "" {
+		opts = append(opts, option{"engine", discordgo.ApplicationCommandOptionString, a.Engine})
 	}
 	if a.Relax {
 		opts = append(opts, option{"relax", discordgo.ApplicationCommandOptionBoolean, true})
