@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -289,7 +290,20 @@ func (a *App) openWorker() error {
 		return fmt.Errorf("onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", a.cfg.ORTLibrary, err)
 	}
 	built := map[string]paimeng.Engine{}
+	models, closers, err := modelEngines(a.cfg.ModelsDir, a.cfg.Engines, a.cfg, a.log)
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, closers...)
 	for _, name := range a.cfg.Engines {
+		if eng := models[name]; eng != nil {
+			built[name] = eng
+			a.served = append(a.served, name)
+			continue
+		}
+		if !slices.Contains(builtinEngines, name) {
+			continue // logged by modelEngines: another worker may serve it
+		}
 		eng, closeEngine, err := a.newEngine(name)
 		if err != nil {
 			return fmt.Errorf("%s engine: %w", name, err)
@@ -297,6 +311,9 @@ func (a *App) openWorker() error {
 		a.closers = append(a.closers, closeEngine)
 		built[name] = eng
 		a.served = append(a.served, name)
+	}
+	if len(a.served) == 0 {
+		return fmt.Errorf("this worker can serve none of PAIMENG_ENGINES (%s): no model package of those names in %s", strings.Join(a.cfg.Engines, ", "), a.cfg.ModelsDir)
 	}
 	def := a.served[0]
 	if built[queue.DefaultEngine] != nil {
@@ -331,7 +348,7 @@ func (a *App) openWorker() error {
 	return nil
 }
 
-// newEngine builds the named engine (one of knownEngines) and returns it
+// newEngine builds the named built-in engine and returns it
 // with its close function.
 func (a *App) newEngine(name string) (paimeng.Engine, func() error, error) {
 	switch name {
@@ -342,7 +359,7 @@ func (a *App) newEngine(name string) (paimeng.Engine, func() error, error) {
 		}
 		return cam, cam.Close, nil
 	}
-	return nil, nil, fmt.Errorf("unknown engine %q; known engines: %s", name, strings.Join(knownEngines, ", "))
+	return nil, nil, fmt.Errorf("unknown engine %q; built-in engines: %s", name, strings.Join(builtinEngines, ", "))
 }
 
 // retryDelay backs off 5 s, 20 s, 80 s… capped at 10 min.

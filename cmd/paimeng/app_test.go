@@ -248,11 +248,19 @@ type jobView struct {
 
 func postJob(t *testing.T, c *http.Client, base, token, key string, img []byte, prompt string) (int, jobView) {
 	t.Helper()
+	return postJobFields(t, c, base, token, key, img, map[string]string{"prompt": prompt})
+}
+
+// postJobFields posts a job with the given form fields besides the image.
+func postJobFields(t *testing.T, c *http.Client, base, token, key string, img []byte, fields map[string]string) (int, jobView) {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("image", "photo.jpg")
 	fw.Write(img)
-	mw.WriteField("prompt", prompt)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
 	mw.Close()
 	req, _ := http.NewRequest("POST", base+"/api/v1/jobs", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())

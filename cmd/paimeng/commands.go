@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ import (
 )
 
 func runGen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var image, prompt, out, sheet, cameraFlag, tailFile, resFlag, aspectFlag string
+	var image, prompt, out, sheet, cameraFlag, tailFile, resFlag, aspectFlag, engine string
 	var seconds, fps int
 	var seed int64
 	cfg, _, err := parseConfig("gen", args, getenv, stderr, func(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func runGen(ctx context.Context, args []string, getenv func(string) string, stdo
 		fs.StringVar(&aspectFlag, "aspect", "", "letterbox into 16:9, 9:16 or 1:1 (default: the picture's own shape)")
 		fs.StringVar(&out, "out", "out.mp4", "output MP4; the poster is written beside it as .jpg")
 		fs.StringVar(&sheet, "contact-sheet", "", "also write a PNG of every 12th frame here, to see the motion without a player")
+		fs.StringVar(&engine, "engine", "camera", "engine: camera, or the name of a model package in --models-dir")
 	})
 	if err != nil {
 		return err
@@ -82,12 +84,28 @@ func runGen(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := inference.InitORT(cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("gen: onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", cfg.ORTLibrary, err)
 	}
-	cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: cfg.MaxSide})
-	if err != nil {
-		return fmt.Errorf("gen: %w", err)
+	engines := map[string]paimeng.Engine{}
+	if engine == "camera" {
+		cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: cfg.MaxSide})
+		if err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+		defer cam.Close()
+		engines[engine] = cam
+	} else {
+		models, closers, err := modelEngines(cfg.ModelsDir, []string{engine}, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		for _, c := range closers {
+			defer c()
+		}
+		if err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+		if models[engine] == nil {
+			return fmt.Errorf("gen: no model package named %q in %s (paimeng admin model tiny --out %s writes a tiny one)", engine, cfg.ModelsDir, filepath.Join(cfg.ModelsDir, "paimeng-tiny"))
+		}
+		engines[engine] = models[engine]
 	}
-	defer cam.Close()
-	r := media.NewRenderer(map[string]paimeng.Engine{cam.Name(): cam}, cam.Name(), media.EncodeOptions{FFmpeg: cfg.FFmpeg, Preset: cfg.EncoderPreset})
+	r := media.NewRenderer(engines, engine, media.EncodeOptions{FFmpeg: cfg.FFmpeg, Preset: cfg.EncoderPreset})
 
 	dir, err := os.MkdirTemp("", "paimeng-gen-")
 	if err != nil {
@@ -232,6 +250,7 @@ const adminUsage = `admin commands:
   unban   --user PLATFORM:ID
   refund  --job ID [--reason TEXT]            give back the price of a succeeded job, once
   audit                                       recompute every balance from the ledger; exit 1 on drift
+  model tiny --out DIR [--seed N] [--fp16]    write a tiny untrained model package (docs/models.md) to try the learned engine
   wechat menu [--file menu.json]              create the official account's custom menu (default: help, balance, leaderboard)`
 
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -240,6 +259,12 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	verb := args[0]
 	args = args[1:]
+	if verb == "model" {
+		if len(args) == 0 || args[0] != "tiny" {
+			return errors.New(adminUsage)
+		}
+		return runModelTiny(args[1:], stdout, stderr)
+	}
 	if verb == "wechat" {
 		if len(args) == 0 || args[0] != "menu" {
 			return errors.New(adminUsage)

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/inference"
 )
 
 // Config is every setting, read from PAIMENG_* variables; flags of the
@@ -38,9 +40,12 @@ type Config struct {
 	DispatchAhead int
 	LinkCodeTTL   time.Duration
 	EngineSpec    string
+	ModelsDir     string
+	ProviderSpec  string
 
 	// Derived by finish.
 	Engines    []string // PAIMENG_ENGINES: the engines offered; the first is the default
+	Providers  []inference.Provider
 	Prices     *paimeng.Prices
 	Location   *time.Location
 	AdminIDs   []paimeng.Identity
@@ -105,7 +110,9 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_BLOB_DIR", "", "folder shared by front ends and workers for images and videos (default $PAIMENG_DATA_DIR/blobs)", str(&c.BlobDir)},
 		{"PAIMENG_SIGNUP_CREDITS", "100", "credits granted once to every new member", i64(&c.SignupCredits)},
 		{"PAIMENG_PRICE_PER_CLIP", "10", "credits for a std 5 s clip in the fast lane (the base of the price table)", i64(&c.PricePerClip)},
-		{"PAIMENG_ENGINES", "camera", "engines members may pick (--engine, the API's engine field), comma-separated; the first is the default", str(&c.EngineSpec)},
+		{"PAIMENG_ENGINES", "camera", "engines members may pick (--engine, the API's engine field), comma-separated; the first is the default: camera, or the name of a model package in PAIMENG_MODELS_DIR", str(&c.EngineSpec)},
+		{"PAIMENG_MODELS_DIR", "", "folder of learned model packages, one subfolder each (docs/models.md); workers serve those named in PAIMENG_ENGINES (default $PAIMENG_DATA_DIR/models)", str(&c.ModelsDir)},
+		{"PAIMENG_ORT_PROVIDERS", "cpu", "ONNX Runtime execution providers for learned models, tried in order: cpu, cuda:0, tensorrt:0,cuda:0,cpu, with options as cuda:0{gpu_mem_limit=8GiB}", str(&c.ProviderSpec)},
 		{"PAIMENG_PRICES", "", "price table, inline (\"camera=10, pro=1.75, 10s=2, relax=0.5, camera/pro/10=40\") or the path of a file of it", str(&c.PriceSpec)},
 		{"PAIMENG_DAILY_CREDITS", "10", "credits paid by /daily once per calendar day (0 turns it off)", i64(&c.DailyCredits)},
 		{"PAIMENG_TZ", "Asia/Shanghai", "the community's time zone: daily check-in days, leaderboard weeks and months", str(&c.TZ)},
@@ -169,6 +176,9 @@ func loadConfig(fs *flag.FlagSet, getenv func(string) string) (*Config, error) {
 
 // finish fills derived defaults and checks values.
 func (c *Config) finish() error {
+	if c.ModelsDir == "" {
+		c.ModelsDir = filepath.Join(c.DataDir, "models")
+	}
 	if c.BlobDir == "" {
 		c.BlobDir = filepath.Join(c.DataDir, "blobs")
 	}
@@ -229,6 +239,9 @@ func (c *Config) finish() error {
 	if c.Engines, err = parseEngines(c.EngineSpec); err != nil {
 		return fmt.Errorf("PAIMENG_ENGINES: %w", err)
 	}
+	if c.Providers, err = inference.ParseProviders(c.ProviderSpec); err != nil {
+		return fmt.Errorf("PAIMENG_ORT_PROVIDERS: %w", err)
+	}
 	c.AdminIDs = nil
 	for _, a := range strings.Split(c.Admins, ",") {
 		if a = strings.TrimSpace(a); a == "" {
@@ -246,17 +259,22 @@ func (c *Config) finish() error {
 	return nil
 }
 
-// knownEngines are the engines a worker can build.
-var knownEngines = []string{"camera"}
+// builtinEngines are the engines every worker can build; any other engine
+// name is a learned model package, served by workers that have it in
+// PAIMENG_MODELS_DIR.
+var builtinEngines = []string{"camera"}
 
-// parseEngines reads PAIMENG_ENGINES: known engine names, comma- or
+// engineName is what a model package's name must look like to be offered.
+var engineName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// parseEngines reads PAIMENG_ENGINES: engine names, comma- or
 // space-separated, without repeats; at least one.
 func parseEngines(spec string) ([]string, error) {
 	var out []string
 	for _, e := range strings.FieldsFunc(spec, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 		e = strings.ToLower(e)
-		if !slices.Contains(knownEngines, e) {
-			return nil, fmt.Errorf("unknown engine %q; known engines: %s", e, strings.Join(knownEngines, ", "))
+		if !slices.Contains(builtinEngines, e) && !engineName.MatchString(e) {
+			return nil, fmt.Errorf("engine %q is not %s or a model package name (letters, digits, '.', '_', '-')", e, strings.Join(builtinEngines, ", "))
 		}
 		if slices.Contains(out, e) {
 			return nil, fmt.Errorf("engine %q listed twice", e)
@@ -264,7 +282,7 @@ func parseEngines(spec string) ([]string, error) {
 		out = append(out, e)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no engine listed; known engines: %s", strings.Join(knownEngines, ", "))
+		return nil, fmt.Errorf("no engine listed (for example %s)", strings.Join(builtinEngines, ", "))
 	}
 	return out, nil
 }

@@ -85,7 +85,8 @@ func TestConfigEngines(t *testing.T) {
 		{"", "camera", ""},
 		{"camera", "camera", ""},
 		{" Camera ", "camera", ""},
-		{"svd", "", `PAIMENG_ENGINES: unknown engine "svd"; known engines: camera`},
+		{"camera, wan2.1-i2v", "camera,wan2.1-i2v", ""},
+		{"svd/1", "", `PAIMENG_ENGINES: engine "svd/1" is not camera or a model package name`},
 		{"camera,camera", "", "listed twice"},
 		{",", "", "no engine listed"},
 	} {
