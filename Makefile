@@ -19,6 +19,7 @@ test:
 bench: setup
 	bench/motion.sh
 	bench/submit.sh
+	bench/denoiser.sh
 
 clean:
 	rm -rf bin
