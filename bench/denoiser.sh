@@ -6,6 +6,7 @@
 # library, with the same thread counts and graph optimisation level.
 # Rounds are interleaved (Go, node, Go, node, …); the table shows medians:
 #   go_ns/step  node_ns/step  go/node  overhead (go/node − 1; goal ≤ 2%)
+# and each round's go/node (the spread shows how noisy the machine is).
 # Run from anywhere, after make setup:
 #   bench/denoiser.sh
 # STEPS timed steps per side and round (default 30), ROUNDS (default 3),
@@ -90,3 +91,4 @@ awk -v g="$(cat "$tmp/g")" -v n="$(cat "$tmp/n")" 'BEGIN {
 	printf "%-14s %14s %8s %10s\n", "go_ns/step", "node_ns/step", "go/node", "overhead"
 	printf "%-14d %14d %8.4f %9.2f%%\n", g, n, g / n, (g / n - 1) * 100
 }'
+awk '{printf "%s%.4f", (NR > 1 ? " " : "per-round go/node: "), $1 / $2} END {print ""}' "$results"
