@@ -11,8 +11,8 @@
 #   bench/denoiser.sh
 # STEPS timed steps per side and round (default 30), ROUNDS (default 3),
 # PAIMENG_BENCH_THREADS intra-op = inter-op threads of both sides (default 1).
-# onnxruntime-node is fetched once with npm pack (no install scripts run),
-# checked by sha256, and kept in .cache/ort-node (PAIMENG_ORT_NODE_DIR).
+# onnxruntime-node comes from scripts/ort-node.sh (npm pack, no install
+# scripts, checked by sha256, kept in .cache/ort-node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,39 +23,15 @@ PAIMENG_ORT_LIBRARY=$(realpath "${PAIMENG_ORT_LIBRARY:-.cache/ort/libonnxruntime
 export PAIMENG_ORT_LIBRARY
 [ -f "$PAIMENG_ORT_LIBRARY" ] || { echo "bench/denoiser.sh: $PAIMENG_ORT_LIBRARY missing: run make setup" >&2; exit 1; }
 
-ORT_NODE_VERSION=1.30.0
-# sha256 of the npm pack tarballs (onnxruntime-node is the tarball
-# scripts/setup.sh takes libonnxruntime.so.1 from).
-NODE_TGZ_SHA256=6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75
-COMMON_TGZ_SHA256=7906c439e0d3e0f4048caa23b64cdfadc0f455c377f579ce1ab2a4b778f07d5f
+scripts/ort-node.sh
 ORT_SHA256=$(sed -n 's/^ORT_SHA256=//p' scripts/setup.sh)
 ORT_NODE_DIR=$(realpath -m "${PAIMENG_ORT_NODE_DIR:-.cache/ort-node}")
 export PAIMENG_ORT_NODE_DIR=$ORT_NODE_DIR
-stamp="$ORT_NODE_VERSION $NODE_TGZ_SHA256 $COMMON_TGZ_SHA256"
 node_lib=$ORT_NODE_DIR/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
 
 tmp=$(mktemp -d /tmp/paimeng-denoiser-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-if [ "$(cat "$ORT_NODE_DIR/.fetched" 2>/dev/null)" != "$stamp" ]; then
-	echo "bench/denoiser.sh: fetching onnxruntime-node $ORT_NODE_VERSION (npm pack, no install scripts)" >&2
-	(cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_NODE_VERSION" "onnxruntime-common@$ORT_NODE_VERSION" >/dev/null)
-	for f in "onnxruntime-node-$ORT_NODE_VERSION.tgz $NODE_TGZ_SHA256" "onnxruntime-common-$ORT_NODE_VERSION.tgz $COMMON_TGZ_SHA256"; do
-		set -- $f
-		if ! echo "$2  $tmp/$1" | sha256sum -c --status -; then
-			echo "bench/denoiser.sh: $1 checksum mismatch; refusing it" >&2
-			exit 1
-		fi
-	done
-	rm -rf "$ORT_NODE_DIR"
-	mkdir -p "$ORT_NODE_DIR/node_modules/onnxruntime-node" "$ORT_NODE_DIR/node_modules/onnxruntime-common"
-	echo '{"private": true}' >"$ORT_NODE_DIR/package.json"
-	# Only what loading needs: the JS entry and the Linux x64 addon with its library.
-	tar -xzf "$tmp/onnxruntime-node-$ORT_NODE_VERSION.tgz" -C "$ORT_NODE_DIR/node_modules/onnxruntime-node" \
-		--strip-components=1 package/package.json package/dist package/bin/napi-v6/linux/x64
-	tar -xzf "$tmp/onnxruntime-common-$ORT_NODE_VERSION.tgz" -C "$ORT_NODE_DIR/node_modules/onnxruntime-common" --strip-components=1
-	echo "$stamp" >"$ORT_NODE_DIR/.fetched"
-fi
 # Both sides must run the same library.
 if ! echo "$ORT_SHA256  $node_lib" | sha256sum -c --status -; then
 	echo "bench/denoiser.sh: $node_lib is not the libonnxruntime.so.1 of scripts/setup.sh" >&2

@@ -324,19 +324,19 @@ func ortNodeDir() string {
 }
 
 // TestDenoiserStepMatchesNode: onnxruntime-node, given the fixture's inputs,
-// predicts what the Go step predicted (same library, same options). Skipped
-// when node or onnxruntime-node is absent (bench/denoiser.sh fetches it).
+// predicts what the Go step predicted (same library, same options). node
+// and onnxruntime-node (scripts/ort-node.sh, run by make test) are required.
 func TestDenoiserStepMatchesNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not found")
+		t.Fatal("node not found: it runs onnxruntime-node for this comparison (make test installs what is missing)")
 	}
 	nd, err := filepath.Abs(ortNodeDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(nd, "node_modules", "onnxruntime-node", "package.json")); err != nil {
-		t.Skipf("onnxruntime-node not in %s: run bench/denoiser.sh once", nd)
+		t.Fatalf("onnxruntime-node not in %s: run scripts/ort-node.sh (make test does)", nd)
 	}
 	dir := t.TempDir()
 	f := writeDenoiserFixture(t, dir, denoiserCheckModel, 1)

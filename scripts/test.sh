@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh test
+scripts/ort-node.sh # onnxruntime-node, which tests compare the Go pipeline with
 
 export CGO_ENABLED=1
 export PAIMENG_ORT_LIBRARY=${PAIMENG_ORT_LIBRARY:-$PWD/.cache/ort/libonnxruntime.so.1}
+export PAIMENG_ORT_NODE_DIR=${PAIMENG_ORT_NODE_DIR:-$PWD/.cache/ort-node}
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then
