@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh test
 scripts/ort-node.sh # onnxruntime-node, which tests compare the Go pipeline with
+scripts/tokenizers.sh # real tokenizer files with published encodings
 
 export CGO_ENABLED=1
 export PAIMENG_ORT_LIBRARY=${PAIMENG_ORT_LIBRARY:-$PWD/.cache/ort/libonnxruntime.so.1}
 export PAIMENG_ORT_NODE_DIR=${PAIMENG_ORT_NODE_DIR:-$PWD/.cache/ort-node}
+export PAIMENG_TOKENIZERS_DIR=${PAIMENG_TOKENIZERS_DIR:-$PWD/.cache/tokenizers}
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then
