@@ -25,17 +25,48 @@ type Renderer struct {
 	engines map[string]paimeng.Engine
 	def     string
 	opt     EncodeOptions
+	ro      RendererOptions
+	slots   chan struct{} // engine slots; nil when engines run unbounded
 }
 
 var _ paimeng.Renderer = (*Renderer)(nil)
 
+// RendererOptions configures how a Renderer shares its engines between
+// concurrent renders.
+type RendererOptions struct {
+	// EngineSlots > 0 lets at most that many Generate calls run at once
+	// across all of the Renderer's concurrent renders. Each render then
+	// decodes, plans and starts its encoder before it takes a slot, and
+	// frees the slot as soon as Generate returns: the engine's frames go
+	// through a buffer (memory, then a raw file in the job's OutDir) that
+	// the encoder drains concurrently, so the engine never waits for the
+	// encoder, and the rest of the encode and the poster happen outside
+	// the slot. 0 runs Generate within each render, straight into the
+	// encoder, bounded only by the number of concurrent renders.
+	EngineSlots int
+	// SpoolMemory is how many bytes of frames one render keeps in memory
+	// ahead of its encoder before the rest go to the file (with
+	// EngineSlots > 0); default DefaultSpoolMemory.
+	SpoolMemory int
+}
+
 // NewRenderer returns a Renderer; defaultEngine is used when a job names none.
 func NewRenderer(engines map[string]paimeng.Engine, defaultEngine string, opt EncodeOptions) *Renderer {
+	return NewRendererWith(engines, defaultEngine, opt, RendererOptions{})
+}
+
+// NewRendererWith returns a Renderer configured by ro; with a zero ro it is
+// NewRenderer.
+func NewRendererWith(engines map[string]paimeng.Engine, defaultEngine string, opt EncodeOptions, ro RendererOptions) *Renderer {
 	m := make(map[string]paimeng.Engine, len(engines))
 	for k, v := range engines {
 		m[k] = v
 	}
-	return &Renderer{engines: m, def: defaultEngine, opt: opt}
+	r := &Renderer{engines: m, def: defaultEngine, opt: opt, ro: ro}
+	if ro.EngineSlots > 0 {
+		r.slots = make(chan struct{}, ro.EngineSlots)
+	}
+	return r
 }
 
 // Render implements paimeng.Renderer. Progress reports Stage "render" with
@@ -90,23 +121,58 @@ func (r *Renderer) Render(ctx context.Context, in *RenderInput, progress func(p 
 	if err != nil {
 		return nil, err
 	}
-	sink := &posterSink{enc: enc, want: spec.Frames / 2}
 	progress(paimeng.Progress{Stage: "render", Done: 0, Total: spec.Frames})
-	err = eng.Generate(ctx, gi, sink, func(done, total int) {
+	renderProgress := func(done, total int) {
 		progress(paimeng.Progress{Stage: "render", Done: done, Total: total})
-	})
-	if err == nil && enc.Frames() != spec.Frames {
-		err = fmt.Errorf("media: engine wrote %d frames, planned %d", enc.Frames(), spec.Frames)
+	}
+	var sink *posterSink
+	if r.slots == nil {
+		sink = &posterSink{dst: enc, want: spec.Frames / 2}
+		err = eng.Generate(ctx, gi, sink, renderProgress)
+		if err == nil && enc.Frames() != spec.Frames {
+			err = fmt.Errorf("media: engine wrote %d frames, planned %d", enc.Frames(), spec.Frames)
+		}
+		if err != nil {
+			enc.Abort()
+		}
+	} else {
+		spool := newFrameSpool(enc, spec.FrameSize(), r.ro.SpoolMemory, in.OutDir)
+		sink = &posterSink{dst: spool, want: spec.Frames / 2}
+		err = r.generateInSlot(ctx, eng, gi, sink, renderProgress)
+		if err == nil && sink.n != spec.Frames {
+			err = fmt.Errorf("media: engine wrote %d frames, planned %d", sink.n, spec.Frames)
+		}
+		if err != nil {
+			// Killing ffmpeg releases a feeder blocked on its pipe.
+			cancel()
+			spool.Abort()
+			enc.Abort()
+		} else {
+			progress(paimeng.Progress{Stage: "encode", Done: 0, Total: 1})
+			fed, ferr := spool.Finish()
+			if ferr == nil && fed != sink.n {
+				ferr = fmt.Errorf("media: encoder took %d of %d frames", fed, sink.n)
+			}
+			if ferr != nil {
+				enc.Abort()
+				os.Remove(videoPath)
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, fmt.Errorf("media: render canceled: %w", errors.Join(cerr, ferr))
+				}
+				return nil, ferr
+			}
+		}
 	}
 	if err != nil {
-		enc.Abort()
 		os.Remove(videoPath)
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return nil, fmt.Errorf("media: render canceled: %w", err)
 		}
 		return nil, engineErr(name, "generate", err)
 	}
-	progress(paimeng.Progress{Stage: "encode", Done: 0, Total: 1})
+	if r.slots == nil {
+		progress(paimeng.Progress{Stage: "encode", Done: 0, Total: 1})
+	}
 	// The poster is written while ffmpeg finishes its last frames.
 	posterErr := make(chan error, 1)
 	go func() { posterErr <- Poster(posterPath, sink.poster, spec) }()
@@ -167,9 +233,24 @@ func engineErr(name, stage string, err error) error {
 		errors.Join(paimeng.Errorf(paimeng.EEngineFailed, "engine %s failed", name), err))
 }
 
-// posterSink passes frames to the encoder and keeps a copy of one of them.
+// generateInSlot runs Generate holding one of the renderer's engine
+// slots, waiting for a free one unless ctx ends first.
+func (r *Renderer) generateInSlot(ctx context.Context, eng paimeng.Engine, gi *paimeng.GenInput, sink paimeng.FrameSink, progress func(done, total int)) error {
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.slots }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return eng.Generate(ctx, gi, sink, progress)
+}
+
+// posterSink passes frames on and keeps a copy of one of them.
 type posterSink struct {
-	enc    *Encoder
+	dst    paimeng.FrameSink
 	want   int
 	n      int
 	poster []byte
@@ -180,5 +261,5 @@ func (s *posterSink) WriteFrame(f []byte) error {
 		s.poster = append(s.poster[:0], f...)
 	}
 	s.n++
-	return s.enc.WriteFrame(f)
+	return s.dst.WriteFrame(f)
 }

@@ -320,10 +320,10 @@ func (a *App) openWorker() error {
 		// Tasks without an engine come from versions with the camera only.
 		def = queue.DefaultEngine
 	}
-	renderer := media.NewRenderer(built, def, media.EncodeOptions{
+	renderer := media.NewRendererWith(built, def, media.EncodeOptions{
 		FFmpeg: a.cfg.FFmpeg,
 		Preset: a.cfg.EncoderPreset,
-	})
+	}, media.RendererOptions{EngineSlots: a.cfg.EngineConcurrency})
 	w, err := queue.NewWorker(queue.WorkerConfig{
 		Renderer: renderer,
 		Blobs:    a.blobs,
@@ -434,7 +434,7 @@ func (a *App) Run(ctx context.Context) error {
 				a.log.Warn("shutdown", "err", err)
 			}
 		}()
-		a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engines", strings.Join(a.served, ","), "ort", a.cfg.ORTLibrary)
+		a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engine_concurrency", a.cfg.EngineConcurrency, "engines", strings.Join(a.served, ","), "ort", a.cfg.ORTLibrary)
 	}
 
 	if a.roles.Frontend {

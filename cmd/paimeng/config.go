@@ -75,6 +75,7 @@ type Config struct {
 	EncoderPreset     string
 	MaxSide           int
 	WorkerConcurrency int
+	EngineConcurrency int
 	TaskTimeout       time.Duration
 	TaskRetries       int
 	JobDeadline       time.Duration
@@ -145,6 +146,7 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset", str(&c.EncoderPreset)},
 		{"PAIMENG_MAX_SIDE", "1280", "longest side of generated videos in pixels", in(&c.MaxSide)},
 		{"PAIMENG_WORKER_CONCURRENCY", "1", "jobs a worker renders at once", in(&c.WorkerConcurrency)},
+		{"PAIMENG_ENGINE_CONCURRENCY", "0", "engine runs a worker allows at once; 0: each job runs its engine, bounded only by PAIMENG_WORKER_CONCURRENCY; N > 0: N at most, while up to PAIMENG_WORKER_CONCURRENCY jobs fetch, encode and upload around them", in(&c.EngineConcurrency)},
 		{"PAIMENG_TASK_TIMEOUT", "10m", "time limit of one render attempt", dur(&c.TaskTimeout)},
 		{"PAIMENG_TASK_RETRIES", "3", "retries of a render after a transient failure", in(&c.TaskRetries)},
 		{"PAIMENG_JOB_DEADLINE", "2h", "after this, an unfinished job fails and its credits are released", dur(&c.JobDeadline)},
@@ -194,6 +196,9 @@ func (c *Config) finish() error {
 	}
 	if c.WorkerConcurrency < 1 {
 		return fmt.Errorf("PAIMENG_WORKER_CONCURRENCY must be at least 1")
+	}
+	if c.EngineConcurrency < 0 {
+		return fmt.Errorf("PAIMENG_ENGINE_CONCURRENCY must not be negative")
 	}
 	if c.PricePerClip < 0 || c.SignupCredits < 0 {
 		return fmt.Errorf("PAIMENG_PRICE_PER_CLIP and PAIMENG_SIGNUP_CREDITS must not be negative")

@@ -102,3 +102,29 @@ func TestConfigEngines(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigEngineConcurrency(t *testing.T) {
+	load := func(v string) (*Config, error) {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c, err := loadConfig(fs, func(k string) string {
+			if k == "PAIMENG_ENGINE_CONCURRENCY" {
+				return v
+			}
+			return ""
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c, c.finish()
+	}
+	if c, err := load(""); err != nil || c.EngineConcurrency != 0 {
+		t.Errorf("default: %v, %v", c, err)
+	}
+	if c, err := load("2"); err != nil || c.EngineConcurrency != 2 {
+		t.Errorf("2: %v, %v", c, err)
+	}
+	if _, err := load("-1"); err == nil || !strings.Contains(err.Error(), "PAIMENG_ENGINE_CONCURRENCY") {
+		t.Errorf("-1 accepted: %v", err)
+	}
+}
