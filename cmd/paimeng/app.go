@@ -26,6 +26,7 @@ import (
 	"github.com/paimeng/paimeng/bots/wechat"
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/inference"
+	"github.com/paimeng/paimeng/kernels"
 	"github.com/paimeng/paimeng/media"
 	"github.com/paimeng/paimeng/moderation"
 	"github.com/paimeng/paimeng/queue"
@@ -67,16 +68,22 @@ type App struct {
 	ln      net.Listener
 	httpSrv *http.Server
 
+	metrics    *metrics
+	metricsLn  net.Listener // PAIMENG_METRICS_ADDR; nil when unset
+	metricsSrv *http.Server
+
 	closeOnce sync.Once
 	closers   []func() error
 }
 
 // NewApp opens every dependency the roles need. Nothing runs until Run.
 func NewApp(ctx context.Context, cfg *Config, roles Roles, log *slog.Logger) (a *App, err error) {
-	a = &App{cfg: cfg, roles: roles, log: log}
+	app := &App{cfg: cfg, roles: roles, log: log, metrics: newMetrics()}
+	a = app
 	defer func() {
 		if err != nil {
-			a.Close()
+			// a is nil here: close what was opened through app.
+			app.Close()
 		}
 	}()
 
@@ -103,6 +110,14 @@ func NewApp(ctx context.Context, cfg *Config, roles Roles, log *slog.Logger) (a 
 		if err := a.openWorker(); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("PAIMENG_METRICS_ADDR: listen on %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.metrics)
+		a.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return a, nil
 }
@@ -265,20 +280,17 @@ func (a *App) openFrontend(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	a.ln = ln
-	handlerHTTP := a.Web.Handler()
-	if a.Discord != nil || a.WeChat != nil {
-		mux := http.NewServeMux()
-		if a.Discord != nil {
-			mux.Handle(discord.InteractionsPath, a.Discord.Handler())
-		}
-		if a.WeChat != nil {
-			mux.Handle(wechat.CallbackPath, a.WeChat.Handler())
-		}
-		mux.Handle("/", handlerHTTP)
-		handlerHTTP = mux
+	mux := http.NewServeMux()
+	if a.Discord != nil {
+		mux.Handle(discord.InteractionsPath, a.Discord.Handler())
 	}
+	if a.WeChat != nil {
+		mux.Handle(wechat.CallbackPath, a.WeChat.Handler())
+	}
+	mux.Handle("/metrics", a.metrics)
+	mux.Handle("/", a.Web.Handler())
 	a.httpSrv = &http.Server{
-		Handler:           handlerHTTP,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -289,6 +301,7 @@ func (a *App) openWorker() error {
 	if err := inference.InitORT(a.cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", a.cfg.ORTLibrary, err)
 	}
+	gpus := a.logGPUs()
 	built := map[string]paimeng.Engine{}
 	models, closers, err := modelEngines(a.cfg.ModelsDir, a.cfg.Engines, a.cfg, a.log)
 	if err != nil {
@@ -315,6 +328,7 @@ func (a *App) openWorker() error {
 	if len(a.served) == 0 {
 		return fmt.Errorf("this worker can serve none of PAIMENG_ENGINES (%s): no model package of those names in %s", strings.Join(a.cfg.Engines, ", "), a.cfg.ModelsDir)
 	}
+	a.meterEngines(built, gpus)
 	def := a.served[0]
 	if built[queue.DefaultEngine] != nil {
 		// Tasks without an engine come from versions with the camera only.
@@ -335,6 +349,7 @@ func (a *App) openWorker() error {
 		return err
 	}
 	mux := asynq.NewServeMux()
+	mux.Use(a.metrics.countJobs)
 	w.Register(mux)
 	srv := asynq.NewServer(a.redisOpt, asynq.Config{
 		Concurrency:     a.cfg.WorkerConcurrency,
@@ -346,6 +361,52 @@ func (a *App) openWorker() error {
 	})
 	a.servers = append(a.servers, boundServer{srv, mux})
 	return nil
+}
+
+// logGPUs looks for GPUs once, logs each one found or why there is none,
+// and records them for /metrics.
+func (a *App) logGPUs() []kernels.Device {
+	ds, err := kernels.Detect()
+	if err != nil {
+		var ng *kernels.NoGPUError
+		if errors.As(err, &ng) {
+			a.log.Info("no GPU present; engines run on CPU", "reason", ng.Reason)
+		} else {
+			a.log.Warn("no GPU present; engines run on CPU", "reason", err)
+		}
+		return nil
+	}
+	for _, g := range ds.GPUs {
+		a.log.Info("GPU", "index", g.Index, "name", g.Name, "memory", fmt.Sprintf("%.1f GiB", float64(g.Memory)/(1<<30)),
+			"compute_capability", g.ComputeCapability(), "driver", ds.DriverVersion())
+	}
+	a.metrics.setGPUs(ds.GPUs)
+	return ds.GPUs
+}
+
+// meterEngines logs the device each served engine runs on and wraps it so
+// that /metrics counts its runs and busy time.
+func (a *App) meterEngines(built map[string]paimeng.Engine, gpus []kernels.Device) {
+	for _, name := range a.served {
+		eng := built[name]
+		device := engineDevice(eng)
+		a.log.Info("engine device", "engine", name, "device", device)
+		if len(gpus) > 0 && device == inference.ProviderCPU && !slices.Contains(builtinEngines, name) {
+			a.log.Warn("a GPU is present but this learned engine runs on CPU; see PAIMENG_ORT_PROVIDERS", "engine", name, "providers", providersText(a.cfg.Providers))
+		}
+		built[name] = meteredEngine{Engine: eng, st: a.metrics.addEngine(name, device)}
+	}
+}
+
+// engineDevice names where eng runs: the execution providers a learned
+// engine's sessions got ("cuda:0,cpu"), or cpu for the built-in engines.
+func engineDevice(eng paimeng.Engine) string {
+	if d, ok := eng.(interface{ Devices() []string }); ok {
+		if ds := d.Devices(); len(ds) > 0 {
+			return strings.Join(ds, ",")
+		}
+	}
+	return inference.ProviderCPU
 }
 
 // newEngine builds the named built-in engine and returns it
@@ -377,6 +438,15 @@ func (a *App) Addr() string {
 		return ""
 	}
 	return a.ln.Addr().String()
+}
+
+// MetricsAddr returns the PAIMENG_METRICS_ADDR listener's address, or ""
+// when it is not set.
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
 }
 
 // Run serves until ctx is done, then shuts everything down.
@@ -412,6 +482,23 @@ func (a *App) Run(ctx context.Context) error {
 				}
 			}
 		})
+	}
+
+	if a.metricsSrv != nil {
+		goRun(func() error {
+			err := a.metricsSrv.Serve(a.metricsLn)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("metrics http: %w", err)
+		})
+		goRun(func() error {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+			defer c()
+			return a.metricsSrv.Shutdown(sctx)
+		})
+		a.log.Info("metrics listening", "addr", a.MetricsAddr())
 	}
 
 	if a.roles.Worker {
@@ -512,6 +599,9 @@ func (a *App) Close() {
 	a.closeOnce.Do(func() {
 		if a.ln != nil {
 			a.ln.Close()
+		}
+		if a.metricsLn != nil {
+			a.metricsLn.Close()
 		}
 		for i := len(a.closers) - 1; i >= 0; i-- {
 			if err := a.closers[i](); err != nil {

@@ -23,6 +23,7 @@ type Config struct {
 	DatabaseURL   string
 	RedisURL      string
 	HTTPAddr      string
+	MetricsAddr   string
 	PublicURL     string
 	BlobDir       string
 	SignupCredits int64
@@ -107,6 +108,7 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_DATABASE_URL", "", "postgres://… or a SQLite file path (dev default: $PAIMENG_DATA_DIR/paimeng.db)", str(&c.DatabaseURL)},
 		{"PAIMENG_REDIS_URL", "", "redis://host:port/db (dev default: in-process Redis)", str(&c.RedisURL)},
 		{"PAIMENG_HTTP_ADDR", "127.0.0.1:8080", "address of the web playground, API and webhooks", str(&c.HTTPAddr)},
+		{"PAIMENG_METRICS_ADDR", "", "address of a separate /metrics listener (Prometheus text format) in any role; empty: none (front ends also serve /metrics on PAIMENG_HTTP_ADDR)", str(&c.MetricsAddr)},
 		{"PAIMENG_PUBLIC_URL", "", "public base URL for links (default http://$PAIMENG_HTTP_ADDR)", str(&c.PublicURL)},
 		{"PAIMENG_BLOB_DIR", "", "folder shared by front ends and workers for images and videos (default $PAIMENG_DATA_DIR/blobs)", str(&c.BlobDir)},
 		{"PAIMENG_SIGNUP_CREDITS", "100", "credits granted once to every new member", i64(&c.SignupCredits)},
