@@ -46,6 +46,11 @@ func Message(lang paimeng.Lang, key string, args ...any) string {
 	if zh == "" {
 		return key
 	}
+	return Pick(lang, zh, en, args...)
+}
+
+// Pick returns zh or en for lang, formatted with args when there are any.
+func Pick(lang paimeng.Lang, zh, en string, args ...any) string {
 	s := zh
 	if lang == paimeng.LangEN {
 		s = en

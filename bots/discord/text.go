@@ -1,9 +1,8 @@
 package discord
 
 import (
-	"fmt"
-
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 )
 
 // Keys of the texts only the Discord front end shows.
@@ -43,12 +42,5 @@ func text(lang paimeng.Lang, key string, args ...any) string {
 	default:
 		return key
 	}
-	s := zh
-	if lang == paimeng.LangEN {
-		s = en
-	}
-	if len(args) > 0 {
-		s = fmt.Sprintf(s, args...)
-	}
-	return s
+	return command.Pick(lang, zh, en, args...)
 }

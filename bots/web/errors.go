@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 )
 
 // statusOf maps an error code to its HTTP status.
@@ -131,7 +132,7 @@ func messageFor(code string, lang paimeng.Lang) string {
 	if !ok {
 		zh, en, _ = texts(paimeng.EINTERNAL)
 	}
-	return pick(lang, zh, en)
+	return command.Pick(lang, zh, en)
 }
 
 type errorView struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 )
 
 // Longest Idempotency-Key header accepted.
@@ -191,7 +192,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r.Context(), job, s.hub.progress(job.ID), lang)
 	if up.negative != "" {
-		v.Notes = append(v.Notes, pick(lang, "negative_prompt（反向描述）暂不支持，已忽略。", "negative_prompt is accepted but not supported yet; it was ignored."))
+		v.Notes = append(v.Notes, command.Pick(lang, "negative_prompt（反向描述）暂不支持，已忽略。", "negative_prompt is accepted but not supported yet; it was ignored."))
 	}
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
 	writeJSON(w, status, v)

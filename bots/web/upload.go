@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 )
 
 // Largest text form field read; a longer prompt is rejected without
@@ -515,5 +516,5 @@ func fieldText(field, code string, lang paimeng.Lang) string {
 	if zh == "" {
 		return ""
 	}
-	return pick(lang, zh, en)
+	return command.Pick(lang, zh, en)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/bots/command"
 )
 
 // The watch page /v/{id}: one clip on a phone screen, for links sent by
@@ -55,7 +56,7 @@ a{color:#f08a8a}.box{padding:40px 16px;text-align:center;background:#1c1c1c;bord
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	lang := langOf(r)
 	id := r.PathValue("id")
-	v := watchView{Lang: lang, Title: pick(lang, "拍梦", "paimeng"), TopURL: "/top", State: "missing"}
+	v := watchView{Lang: lang, Title: command.Pick(lang, "拍梦", "paimeng"), TopURL: "/top", State: "missing"}
 	status := http.StatusOK
 	job, err := s.jobs.Job(r.Context(), id)
 	switch {
@@ -65,7 +66,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		v.Message = messageFor(paimeng.EINTERNAL, lang)
 	case err != nil || (job.Private && !s.ownsMedia(r, job)):
 		status = http.StatusNotFound
-		v.Message = pick(lang, "没有找到这个视频。", "This video does not exist.")
+		v.Message = command.Pick(lang, "没有找到这个视频。", "This video does not exist.")
 	case job.Status == paimeng.JobSucceeded:
 		v.State, v.Prompt, v.Seed = "done", job.Prompt, job.Seed
 		v.VideoURL, v.Poster = "/media/"+job.ID+"/video.mp4", "/media/"+job.ID+"/poster.jpg"
@@ -73,11 +74,11 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		v.State = "failed"
 		v.Message = messageFor(job.ErrorCode, lang)
 		if job.Status == paimeng.JobCanceled {
-			v.Message = pick(lang, "这个任务已取消，积分已退回。", "This job was canceled; nothing was charged.")
+			v.Message = command.Pick(lang, "这个任务已取消，积分已退回。", "This job was canceled; nothing was charged.")
 		}
 	default:
 		v.State = "waiting"
-		v.Message = pick(lang, "视频还在生成中，这个页面会自动刷新。", "The video is still being made; this page refreshes itself.")
+		v.Message = command.Pick(lang, "视频还在生成中，这个页面会自动刷新。", "The video is still being made; this page refreshes itself.")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -90,11 +91,4 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	if err := watchTmpl.Execute(w, v); err != nil {
 		s.log.WarnContext(r.Context(), "watch page", "job_id", id, "err", err)
 	}
-}
-
-func pick(lang paimeng.Lang, zh, en string) string {
-	if lang == paimeng.LangEN {
-		return en
-	}
-	return zh
 }
