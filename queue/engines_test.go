@@ -1,7 +1,6 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/paimeng/paimeng"
 	"github.com/paimeng/paimeng/credits"
 	"github.com/paimeng/paimeng/credits/credittest"
+	"github.com/paimeng/paimeng/internal/testenv"
 	"github.com/paimeng/paimeng/queue"
 )
 
@@ -234,24 +234,6 @@ func TestWorkerRegistry(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Tasks waiting for an engine no live worker serves do not hold back the
 // engines that have workers, and the wait is logged once a minute.
 func TestDispatcherSkipsEnginesWithoutWorkers(t *testing.T) {
@@ -260,7 +242,7 @@ func TestDispatcherSkipsEnginesWithoutWorkers(t *testing.T) {
 		reg := queue.NewRegistry(nil)
 		h := newHarness(t, store, setup{ahead: 1, engines: []string{"camera", "svd"}})
 		*reg = *queue.NewRegistry(h.rdb)
-		var logs syncBuffer
+		var logs testenv.LogBuffer
 		disp := queue.NewDispatcher(queue.DispatcherConfig{
 			Store: store, Client: h.client, Inspector: h.inspector, Task: h.task, Ahead: 1,
 			Workers: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -17,7 +17,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +26,8 @@ import (
 	"github.com/paimeng/paimeng/bots/command"
 	"github.com/paimeng/paimeng/bots/discord"
 	"github.com/paimeng/paimeng/bots/discord/discordtest"
+	"github.com/paimeng/paimeng/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 const (
 	guildID   = "800000000000000001"
@@ -68,13 +51,13 @@ type env struct {
 	cfg     discord.Config
 	bot     *discord.Bot
 	app     *httptest.Server
-	logs    *syncBuffer
+	logs    *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T, configure ...func(*discord.Config)) *env {
 	t.Helper()
 	svc := newService()
-	e := &env{t: t, srv: discordtest.NewServer(t), svc: svc, handler: newHandler(svc), logs: &syncBuffer{}}
+	e := &env{t: t, srv: discordtest.NewServer(t), svc: svc, handler: newHandler(svc), logs: &testenv.LogBuffer{}}
 	e.cfg = discord.Config{
 		Token:     e.srv.Token,
 		AppID:     e.srv.AppID,

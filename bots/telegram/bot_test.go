@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,8 @@ import (
 	"github.com/paimeng/paimeng/bots/command"
 	"github.com/paimeng/paimeng/bots/telegram"
 	"github.com/paimeng/paimeng/bots/telegram/telegramtest"
+	"github.com/paimeng/paimeng/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -46,13 +29,13 @@ type env struct {
 	svc     *service
 	handler *command.Handler
 	bot     *telegram.Bot
-	logs    *syncBuffer
+	logs    *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	svc := newService()
-	e := &env{t: t, srv: telegramtest.NewServer(t), svc: svc, handler: newHandler(svc), logs: &syncBuffer{}}
+	e := &env{t: t, srv: telegramtest.NewServer(t), svc: svc, handler: newHandler(svc), logs: &testenv.LogBuffer{}}
 	e.bot = e.newBot()
 	return e
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,11 +10,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/paimeng/paimeng"
+	"github.com/paimeng/paimeng/internal/testenv"
 	"github.com/paimeng/paimeng/kernels"
 )
 
@@ -92,29 +91,11 @@ func TestMetricsAfterJob(t *testing.T) {
 	t.Logf("/metrics:\n%s", text)
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A worker-only process serves /metrics on PAIMENG_METRICS_ADDR and logs
 // its devices once at start.
 func TestWorkerMetricsAddrAndDeviceLog(t *testing.T) {
 	cfg := testConfig(t, map[string]string{"PAIMENG_METRICS_ADDR": "127.0.0.1:0"})
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := NewApp(ctx, cfg, Roles{Worker: true}, log)
