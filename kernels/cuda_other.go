@@ -2,8 +2,18 @@
 
 package kernels
 
-import "runtime"
+import (
+	"errors"
+	"runtime"
+)
 
-func detect(library string) (Devices, error) {
-	return Devices{}, noGPU("%s not loaded: the CUDA driver is only used on Linux, not %s", library, runtime.GOOS)
+type symbol struct {
+	ptr  any
+	name string
 }
+
+func dlopen(name string) (uintptr, error) {
+	return 0, errors.New(name + ": CUDA libraries are only loaded on Linux, not " + runtime.GOOS)
+}
+
+func bind(uintptr, string, []symbol) error { return errors.New("unreachable") }

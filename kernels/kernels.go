@@ -16,6 +16,7 @@ type Device struct {
 	Memory uint64 // total memory in bytes
 	Major  int    // compute capability, major
 	Minor  int    // compute capability, minor
+	SMs    int    // streaming multiprocessors
 }
 
 // ComputeCapability returns "major.minor", for example "9.0".
