@@ -9,7 +9,9 @@
 //   - Noise / FillNoise / NoiseSource: standard normal samples that depend
 //     only on (seed, index), bit for bit on every machine (see noise.go).
 //   - FlowEuler: flow-matching Euler with a shifted schedule (Wan 2.x,
-//     LTX-Video, SD3); the network predicts velocity.
+//     LTX-Video, SD3); the network predicts velocity. The shift may follow
+//     the token count (DynamicShift: LTX-Video, Flux) and the low-noise
+//     steps may go to a second network (LowNoise: Wan 2.2 A14B's experts).
 //   - EDMEuler: Euler on the EDM probability-flow ODE with the Karras
 //     schedule and EDM preconditioning (Stable Video Diffusion: v-prediction,
 //     σ_d = 1, c_noise = ¼·ln σ).

@@ -24,7 +24,7 @@ const (
 	PredictF
 	// PredictDenoised is a network that outputs D(x; σ) itself, the
 	// preconditioning being part of the exported graph: it receives the
-	// unscaled latent and t = σ.
+	// unscaled latent and, by default, t = σ (see EDMConfig.Time).
 	PredictDenoised
 )
 
@@ -38,6 +38,32 @@ func (p Parameterization) String() string {
 		return "denoised"
 	}
 	return fmt.Sprintf("Parameterization(%d)", uint8(p))
+}
+
+// EDMTime says what an EDM network takes as its time input t.
+type EDMTime uint8
+
+const (
+	// TimeDefault is TimeCNoise for PredictV and PredictF and TimeSigma
+	// for PredictDenoised.
+	TimeDefault EDMTime = iota
+	// TimeCNoise is Karras et al.'s c_noise = ¼·ln σ (Stable Video
+	// Diffusion's UNet).
+	TimeCNoise
+	// TimeSigma is σ itself.
+	TimeSigma
+)
+
+func (t EDMTime) String() string {
+	switch t {
+	case TimeDefault:
+		return "default"
+	case TimeCNoise:
+		return "c_noise"
+	case TimeSigma:
+		return "sigma"
+	}
+	return fmt.Sprintf("EDMTime(%d)", uint8(t))
 }
 
 // EDMConfig configures EDMEuler. Zero fields take the documented defaults,
@@ -55,6 +81,9 @@ type EDMConfig struct {
 	SigmaData float64
 	// Network is what the network outputs; the zero value is PredictV.
 	Network Parameterization
+	// Time is what the network takes as t; the zero value follows Network
+	// (c_noise, or σ for PredictDenoised).
+	Time EDMTime
 	// Guidance configures classifier-free guidance. It combines the
 	// network outputs; since D is affine in F with the same c_skip·x for
 	// both branches, this equals combining the two denoised estimates.
@@ -80,6 +109,7 @@ type EDMEuler struct {
 	sigmas    []float64
 	sigmaData float64
 	network   Parameterization
+	time      EDMTime // TimeCNoise or TimeSigma
 }
 
 // NewEDMEuler returns an EDM Euler sampler for latents of n values. Its
@@ -111,6 +141,15 @@ func NewEDMEuler(cfg EDMConfig, n int, model Denoiser) (*EDMEuler, error) {
 		return nil, fmt.Errorf("sample: sigma data %v, want finite > 0", sd)
 	case cfg.Network > PredictDenoised:
 		return nil, fmt.Errorf("sample: unknown %v", cfg.Network)
+	case cfg.Time > TimeSigma:
+		return nil, fmt.Errorf("sample: unknown %v", cfg.Time)
+	}
+	tm := cfg.Time
+	if tm == TimeDefault {
+		tm = TimeCNoise
+		if cfg.Network == PredictDenoised {
+			tm = TimeSigma
+		}
 	}
 	c, err := newCore(n, model, cfg.Guidance)
 	if err != nil {
@@ -121,6 +160,7 @@ func NewEDMEuler(cfg EDMConfig, n int, model Denoiser) (*EDMEuler, error) {
 		sigmas:    KarrasSigmas(steps, smin, smax, rho),
 		sigmaData: sd,
 		network:   cfg.Network,
+		time:      tm,
 	}, nil
 }
 
@@ -162,10 +202,14 @@ func (e *EDMEuler) Reset(seed uint64) {
 func (e *EDMEuler) SetLatent(x []float32) error { return e.setLatent(x) }
 
 // Precondition returns the coefficients of the configured parameterization
-// at noise level sigma > 0, and the network's time input t.
+// at noise level sigma > 0, and the network's time input t (EDMConfig.Time).
 func (e *EDMEuler) Precondition(sigma float64) (cSkip, cOut, cIn float64, t float32) {
+	t = float32(sigma)
+	if e.time == TimeCNoise {
+		t = float32(0.25 * math.Log(sigma))
+	}
 	if e.network == PredictDenoised {
-		return 0, 1, 1, float32(sigma)
+		return 0, 1, 1, t
 	}
 	sd := e.sigmaData
 	q := math.Sqrt(sigma*sigma + sd*sd)
@@ -174,7 +218,7 @@ func (e *EDMEuler) Precondition(sigma float64) (cSkip, cOut, cIn float64, t floa
 	if e.network == PredictV {
 		cOut = -cOut
 	}
-	return cSkip, cOut, 1 / q, float32(0.25 * math.Log(sigma))
+	return cSkip, cOut, 1 / q, t
 }
 
 // Step implements Sampler.

@@ -164,9 +164,24 @@ func (c *core) setLatent(x []float32) error {
 	return nil
 }
 
+// widen sizes the network buffers for a second network whose guidance
+// scale is guide.
+func (c *core) widen(guide float64) {
+	if guide != 1 && len(c.in) < 2*c.n {
+		c.in = make([]float32, 2*c.n)
+		c.out = make([]float32, 2*c.n)
+	}
+}
+
 // predict evaluates the network on the latent scaled by inScale at time t
 // and returns the (guided) prediction, a sampler-owned slice of length n.
 func (c *core) predict(ctx context.Context, inScale float64, t float32) ([]float32, error) {
+	return c.predictWith(ctx, c.model, c.guide, inScale, t)
+}
+
+// predictWith is predict with another network and guidance scale (a second
+// expert); the buffers must have been widened for guide.
+func (c *core) predictWith(ctx context.Context, model Denoiser, guide, inScale float64, t float32) ([]float32, error) {
 	n := c.n
 	in := c.in[:n]
 	if inScale == 1 {
@@ -176,27 +191,27 @@ func (c *core) predict(ctx context.Context, inScale float64, t float32) ([]float
 			in[i] = float32(float64(v) * inScale)
 		}
 	}
-	if !c.guided() {
-		if err := c.model(ctx, in, t, c.branches[:1], c.out); err != nil {
+	if guide == 1 {
+		if err := model(ctx, in, t, c.branches[:1], c.out[:n]); err != nil {
 			return nil, err
 		}
-		return c.out, nil
+		return c.out[:n], nil
 	}
 	if c.batched {
-		copy(c.in[n:], in)
-		if err := c.model(ctx, c.in, t, c.branches[:], c.out); err != nil {
+		copy(c.in[n:2*n], in)
+		if err := model(ctx, c.in[:2*n], t, c.branches[:], c.out[:2*n]); err != nil {
 			return nil, err
 		}
 	} else {
-		if err := c.model(ctx, in, t, c.branches[:1], c.out[:n]); err != nil {
+		if err := model(ctx, in, t, c.branches[:1], c.out[:n]); err != nil {
 			return nil, err
 		}
-		if err := c.model(ctx, in, t, c.branches[1:], c.out[n:]); err != nil {
+		if err := model(ctx, in, t, c.branches[1:], c.out[n:2*n]); err != nil {
 			return nil, err
 		}
 	}
-	cond, uncond := c.out[:n], c.out[n:]
-	g := c.guide
+	cond, uncond := c.out[:n], c.out[n:2*n]
+	g := guide
 	for i := range cond {
 		u := float64(uncond[i])
 		cond[i] = float32(u + float64(g*(float64(cond[i])-u)))
