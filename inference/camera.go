@@ -247,7 +247,14 @@ func (e *CameraEngine) Generate(ctx context.Context, in *paimeng.GenInput, sink 
 
 // coverCrop returns the centred part of img with the shape of ref.
 func coverCrop(img image.Image, ref image.Rectangle) image.Image {
-	b := img.Bounds()
+	r := coverRect(img.Bounds(), ref)
+	dst := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	draw.Draw(dst, dst.Bounds(), img, r.Min, draw.Src)
+	return dst
+}
+
+// coverRect is the centred part of b with the shape of ref.
+func coverRect(b, ref image.Rectangle) image.Rectangle {
 	want := float64(ref.Dx()) / float64(ref.Dy())
 	w, h := b.Dx(), b.Dy()
 	if float64(w)/float64(h) > want {
@@ -255,10 +262,7 @@ func coverCrop(img image.Image, ref image.Rectangle) image.Image {
 	} else {
 		h = max(1, int(math.Round(float64(w)/want)))
 	}
-	r := image.Rect(0, 0, w, h).Add(b.Min).Add(image.Pt((b.Dx()-w)/2, (b.Dy()-h)/2))
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(dst, dst.Bounds(), img, r.Min, draw.Src)
-	return dst
+	return image.Rect(0, 0, w, h).Add(b.Min).Add(image.Pt((b.Dx()-w)/2, (b.Dy()-h)/2))
 }
 
 // pyramid converts img to BT.709 planes of the plan's working size and

@@ -154,9 +154,10 @@ func (g *GPU) Halve(src Mem, sw, sh int, dst Mem) error {
 	return g.Launch("pm_halve", grid, block, src, int32(sw), int32(sh), dst)
 }
 
-// Norm is a per-channel normalisation: v·Scale[c] + Bias[c].
+// Norm is a per-channel normalisation of 8-bit values: v/Div[c] + Bias[c]
+// (for [-1, 1]: Div 127.5, Bias -1).
 type Norm struct {
-	Scale, Bias [3]float32
+	Div, Bias [3]float32
 }
 
 // Preprocess resamples the crop (cx, cy, cw×ch) of packed 8-bit RGB(A) to
@@ -176,7 +177,7 @@ func (g *GPU) Preprocess(rgb Mem, pitch, bpp, cx, cy, cw, ch int, dst Mem, dw, d
 	}
 	grid, block := Grid2D(dw, dh, 1, blockX, blockY)
 	return g.Launch("pm_preprocess", grid, block, rgb, int32(pitch), int32(bpp), int32(cx), int32(cy), int32(cw), int32(ch),
-		dst, int32(dw), int32(dh), h32, n.Scale[0], n.Scale[1], n.Scale[2], n.Bias[0], n.Bias[1], n.Bias[2],
+		dst, int32(dw), int32(dh), h32, n.Div[0], n.Div[1], n.Div[2], n.Bias[0], n.Bias[1], n.Bias[2],
 		tx.First, tx.W, int32(tx.N), ty.First, ty.W, int32(ty.N))
 }
 

@@ -322,17 +322,17 @@ extern "C" __global__ void pm_halve(const u8* __restrict__ src, int sw, int sh, 
 // pm_preprocess resamples the crop (cx, cy, cw×ch) of packed 8-bit RGB(A)
 // (bpp bytes per pixel, rows pitch bytes apart) to dw×dh per channel with
 // the triangle filter, rounds to 8 bits as the CPU does, and writes
-// v·scale[c] + bias[c] as [3, dh, dw] float32 (half = 0) or float16
+// v/div[c] + bias[c] as [3, dh, dw] float32 (half = 0) or float16
 // (half = 1) at dst. One thread per output pixel, all three channels.
 extern "C" __global__ void pm_preprocess(const u8* __restrict__ rgb, int pitch, int bpp, int cx, int cy, int cw, int ch,
                                          void* __restrict__ dst, int dw, int dh, int half,
-                                         float scale0, float scale1, float scale2, float bias0, float bias1, float bias2,
+                                         float div0, float div1, float div2, float bias0, float bias1, float bias2,
                                          const int* __restrict__ fx, const float* __restrict__ wx, int nx,
                                          const int* __restrict__ fy, const float* __restrict__ wy, int ny) {
 	int x = blockIdx.x * blockDim.x + threadIdx.x;
 	int y = blockIdx.y * blockDim.y + threadIdx.y;
 	if (x >= dw || y >= dh) return;
-	const float scale[3] = {scale0, scale1, scale2};
+	const float div[3] = {div0, div1, div2};
 	const float bias[3] = {bias0, bias1, bias2};
 	const u8* origin = rgb + (long long)cy * pitch + (long long)cx * bpp;
 	long long n = (long long)dw * dh;
@@ -344,7 +344,7 @@ extern "C" __global__ void pm_preprocess(const u8* __restrict__ rgb, int pitch, 
 			v = resample(origin + c, cw, ch, pitch, bpp, fx, wx, nx, fy, wy, ny, x, y);
 			v = (float)(u8)fminf(255.0f, fmaxf(0.0f, v + 0.5f));
 		}
-		float o = v * scale[c] + bias[c];
+		float o = v / div[c] + bias[c];
 		long long i = c * n + (long long)y * dw + x;
 		if (half) {
 			((u16*)dst)[i] = f32_to_f16(o);
