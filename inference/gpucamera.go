@@ -379,7 +379,13 @@ func gpuPlanes(j *gpuJob, img image.Image, pyr kernels.Mem, ls []kernels.Level, 
 	return nil
 }
 
-func sub(m kernels.Mem, off, n int) kernels.Mem { return kernels.Mem{Ptr: m.At(off), Size: n} }
+// sub is bytes off … off+n-1 of m.
+func sub(m kernels.Mem, off, n int) kernels.Mem {
+	if off < 0 || n < 0 || off+n > m.Size {
+		panic(fmt.Sprintf("inference: %d bytes at %d of a %d-byte device buffer", n, off, m.Size))
+	}
+	return kernels.Mem{Ptr: m.At(off), Size: n}
+}
 
 // deviceTaps uploads the triangle filter's taps for n → m samples, padded
 // with zero weights to the longest.
