@@ -23,6 +23,7 @@ need ffmpeg ffmpeg
 need ffprobe ffmpeg
 need npm npm
 need gcc gcc
+need g++ g++
 if [ "$mode" = test ]; then
 	need redis-server redis-server
 	need redis-cli redis-tools
