@@ -14,7 +14,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
+	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // ManifestFile is the name of the manifest inside a package folder.
@@ -116,6 +119,13 @@ type Latent struct {
 	// empty or both of length Channels.
 	Mean []float64 `json:"mean,omitempty"`
 	Std  []float64 `json:"std,omitempty"`
+	// Layout is the layout of the denoiser's latent tensors (latent,
+	// image_latent, prediction): LayoutBCTHW [B, C, T, h, w] or
+	// LayoutBTCHW [B·T, C, h, w]. Empty follows the rank of the
+	// denoiser's latent input (5: bcthw, 4: bt_chw). The VAE's tensors
+	// say theirs by rank: 5 is [B, C, T, h, w], 4 a per-frame VAE's
+	// [N, C, h, w] with N = B·F.
+	Layout string `json:"layout,omitempty"`
 }
 
 // Shift returns shift_c of channel c.
@@ -143,16 +153,56 @@ func (l Latent) Frames(f int) int { return (f-1)/l.TemporalFactor + 1 }
 type Scheduler struct {
 	// Type is "flow_euler" or "edm_euler".
 	Type string `json:"type"`
-	// Shift and TimeScale are the flow_euler parameters.
-	Shift     float64 `json:"shift,omitempty"`
-	TimeScale float64 `json:"time_scale,omitempty"`
-	// SigmaMin, SigmaMax, Rho, SigmaData and Prediction are the
+	// Shift, DynamicShift, ShiftTerminal, TimeScale and Boundary are the
+	// flow_euler parameters. Shift is a constant shift; DynamicShift
+	// computes it from the token count instead (LTX-Video), so at most
+	// one of them is set.
+	Shift        float64       `json:"shift,omitempty"`
+	DynamicShift *DynamicShift `json:"dynamic_shift,omitempty"`
+	// ShiftTerminal, when not 0, stretches the shifted schedule so that
+	// its last level before 0 is ShiftTerminal (diffusers'
+	// shift_terminal); in (0, 1).
+	ShiftTerminal float64 `json:"shift_terminal,omitempty"`
+	TimeScale     float64 `json:"time_scale,omitempty"`
+	// Boundary is the noise level σ in (0, 1) below which
+	// components.denoiser_low_noise denoises instead of
+	// components.denoiser (Wan 2.2 A14B); set exactly when the package
+	// has a low-noise expert.
+	Boundary float64 `json:"boundary,omitempty"`
+	// SigmaMin, SigmaMax, Rho, SigmaData, Prediction and Timestep are the
 	// edm_euler parameters; Prediction is "v", "f" or "denoised".
 	SigmaMin   float64 `json:"sigma_min,omitempty"`
 	SigmaMax   float64 `json:"sigma_max,omitempty"`
 	Rho        float64 `json:"rho,omitempty"`
 	SigmaData  float64 `json:"sigma_data,omitempty"`
 	Prediction string  `json:"prediction,omitempty"`
+	// Timestep is what the edm_euler network takes as its timestep input:
+	// "c_noise" (¼·ln σ, Stable Video Diffusion) or "sigma" (σ). Empty
+	// follows Prediction: "sigma" for "denoised", else "c_noise".
+	Timestep string `json:"timestep,omitempty"`
+}
+
+// Timestep semantics of an edm_euler network (Scheduler.Timestep).
+const (
+	TimestepCNoise = "c_noise"
+	TimestepSigma  = "sigma"
+)
+
+// DynamicShift is a flow_euler shift that depends on the number of latent
+// tokens n, as diffusers' FlowMatchEulerDiscreteScheduler with
+// use_dynamic_shifting (LTX-Video): μ interpolates linearly between
+// BaseShift at BaseSeqLen tokens and MaxShift at MaxSeqLen tokens, and the
+// schedule is shifted by e^μ (sample.DynamicShift).
+type DynamicShift struct {
+	BaseShift  float64 `json:"base_shift"`
+	MaxShift   float64 `json:"max_shift"`
+	BaseSeqLen int     `json:"base_seq_len"`
+	MaxSeqLen  int     `json:"max_seq_len"`
+	// PatchSize is the denoiser's patch [t, h, w] over the latent: the
+	// token count is ⌊T/t⌋·⌊h/h_p⌋·⌊w/w_p⌋ for a latent of T frames of
+	// h×w. Empty means [1, 1, 1] (LTX-Video's transformer); Flux-style
+	// 2×2 patches are [1, 2, 2].
+	PatchSize []int `json:"patch_size,omitempty"`
 }
 
 // Defaults are the sampling defaults of the model.
@@ -162,6 +212,9 @@ type Defaults struct {
 	// Guidance is the classifier-free guidance scale; 1 disables the
 	// unconditional branch.
 	Guidance float64 `json:"guidance"`
+	// GuidanceLowNoise is the guidance scale of the low-noise expert's
+	// steps (components.denoiser_low_noise); 0 takes Guidance.
+	GuidanceLowNoise float64 `json:"guidance_low_noise,omitempty"`
 }
 
 // Text describes the prompt tokenizer.
@@ -174,14 +227,19 @@ type Text struct {
 	MaxLength int `json:"max_length"`
 }
 
-// Components lists the ONNX components. ImageEncoder and TextEncoder are
-// optional; the others are required.
+// Components lists the ONNX components. ImageEncoder, TextEncoder and
+// DenoiserLowNoise are optional; the others are required.
 type Components struct {
 	TextEncoder  *Component `json:"text_encoder,omitempty"`
 	ImageEncoder *Component `json:"image_encoder,omitempty"`
 	VAEEncoder   *Component `json:"vae_encoder"`
-	Denoiser     *Component `json:"denoiser"`
-	VAEDecoder   *Component `json:"vae_decoder"`
+	// Denoiser is the denoiser or, with DenoiserLowNoise, the high-noise
+	// expert.
+	Denoiser *Component `json:"denoiser"`
+	// DenoiserLowNoise is the low-noise expert of a two-expert model; it
+	// takes the same tensors (roles, dtypes, shapes) as Denoiser.
+	DenoiserLowNoise *Component `json:"denoiser_low_noise,omitempty"`
+	VAEDecoder       *Component `json:"vae_decoder"`
 }
 
 // Component is one ONNX file and its tensors by role.
@@ -378,6 +436,11 @@ func (m *Manifest) validate(file string) error {
 	case len(l.Mean) > 0 && l.ShiftFactor != 0:
 		return bad("latent.shift_factor", "set together with latent.mean; use one or the other")
 	}
+	switch l.Layout {
+	case "", LayoutBCTHW, LayoutBTCHW:
+	default:
+		return bad("latent.layout", "%q, want %q ([B, C, T, h, w]) or %q ([B·T, C, h, w])", l.Layout, LayoutBCTHW, LayoutBTCHW)
+	}
 	for i, v := range l.Mean {
 		if !finite(v) {
 			return bad(fmt.Sprintf("latent.mean[%d]", i), "%v, want finite", v)
@@ -429,13 +492,26 @@ func (m *Manifest) validate(file string) error {
 		}
 		return nil
 	}
+	// Fields of the other scheduler type, by name.
+	flowOnly := []struct {
+		f   string
+		set bool
+	}{{"shift", s.Shift != 0}, {"dynamic_shift", s.DynamicShift != nil}, {"shift_terminal", s.ShiftTerminal != 0},
+		{"time_scale", s.TimeScale != 0}, {"boundary", s.Boundary != 0}}
+	edmOnly := []struct {
+		f   string
+		set bool
+	}{{"sigma_min", s.SigmaMin != 0}, {"sigma_max", s.SigmaMax != 0}, {"rho", s.Rho != 0},
+		{"sigma_data", s.SigmaData != 0}, {"prediction", s.Prediction != ""}, {"timestep", s.Timestep != ""}}
 	switch s.Type {
 	case SchedulerFlowEuler:
 		if m.Kind != KindFlow {
 			return bad("scheduler.type", "%q needs kind %q, not %q", s.Type, KindFlow, m.Kind)
 		}
-		if s.SigmaMin != 0 || s.SigmaMax != 0 || s.Rho != 0 || s.SigmaData != 0 || s.Prediction != "" {
-			return bad("scheduler", "sigma_min, sigma_max, rho, sigma_data and prediction belong to %q", SchedulerEDMEuler)
+		for _, o := range edmOnly {
+			if o.set {
+				return bad("scheduler."+o.f, "belongs to %q, not %q", SchedulerEDMEuler, s.Type)
+			}
 		}
 		for _, p := range []struct {
 			f string
@@ -445,12 +521,37 @@ func (m *Manifest) validate(file string) error {
 				return err
 			}
 		}
+		if d := s.DynamicShift; d != nil {
+			switch {
+			case s.Shift != 0:
+				return bad("scheduler.shift", "%v set together with scheduler.dynamic_shift; use one or the other", s.Shift)
+			case !finite(d.BaseShift):
+				return bad("scheduler.dynamic_shift.base_shift", "%v, want finite", d.BaseShift)
+			case !finite(d.MaxShift):
+				return bad("scheduler.dynamic_shift.max_shift", "%v, want finite", d.MaxShift)
+			case d.BaseSeqLen < 1:
+				return bad("scheduler.dynamic_shift.base_seq_len", "%d, want >= 1", d.BaseSeqLen)
+			case d.MaxSeqLen <= d.BaseSeqLen:
+				return bad("scheduler.dynamic_shift.max_seq_len", "%d, want above base_seq_len %d", d.MaxSeqLen, d.BaseSeqLen)
+			}
+			if p := d.PatchSize; len(p) != 0 && (len(p) != 3 || p[0] < 1 || p[1] < 1 || p[2] < 1) {
+				return bad("scheduler.dynamic_shift.patch_size", "%v, want [t, h, w], each >= 1 (absent: [1, 1, 1])", p)
+			}
+		}
+		if v := s.ShiftTerminal; v != 0 && !(v > 0 && v < 1) {
+			return bad("scheduler.shift_terminal", "%v, want 0 < shift_terminal < 1 (absent: none)", v)
+		}
+		if v := s.Boundary; v != 0 && !(v > 0 && v < 1) {
+			return bad("scheduler.boundary", "%v, want 0 < boundary < 1: the noise level σ where components.%s takes over", v, CompDenoiserLowNoise)
+		}
 	case SchedulerEDMEuler:
 		if m.Kind != KindEDM {
 			return bad("scheduler.type", "%q needs kind %q, not %q", s.Type, KindEDM, m.Kind)
 		}
-		if s.Shift != 0 || s.TimeScale != 0 {
-			return bad("scheduler", "shift and time_scale belong to %q", SchedulerFlowEuler)
+		for _, o := range flowOnly {
+			if o.set {
+				return bad("scheduler."+o.f, "belongs to %q, not %q", SchedulerFlowEuler, s.Type)
+			}
 		}
 		for _, p := range []struct {
 			f string
@@ -471,6 +572,11 @@ func (m *Manifest) validate(file string) error {
 		default:
 			return bad("scheduler.prediction", "%q, want \"v\", \"f\" or \"denoised\"", s.Prediction)
 		}
+		switch s.Timestep {
+		case "", TimestepCNoise, TimestepSigma:
+		default:
+			return bad("scheduler.timestep", "%q, want %q (¼·ln σ) or %q (σ)", s.Timestep, TimestepCNoise, TimestepSigma)
+		}
 	case "":
 		return bad("scheduler.type", "missing (want %q or %q)", SchedulerFlowEuler, SchedulerEDMEuler)
 	default:
@@ -482,6 +588,9 @@ func (m *Manifest) validate(file string) error {
 	}
 	if !(m.Defaults.Guidance >= 1) || !finite(m.Defaults.Guidance) {
 		return bad("defaults.guidance", "%v, want finite >= 1 (1 disables guidance)", m.Defaults.Guidance)
+	}
+	if g := m.Defaults.GuidanceLowNoise; g != 0 && (!(g >= 1) || !finite(g)) {
+		return bad("defaults.guidance_low_noise", "%v, want finite >= 1 (absent: defaults.guidance)", g)
 	}
 
 	if t := m.Text; t != nil {
@@ -609,6 +718,107 @@ func (c *Components) validate(m *Manifest, bad badFunc) error {
 			return bad(p.field+".shape", "channel dimension %d, latent.channels is %d", p.t.Shape[1].Size, m.Latent.Channels)
 		}
 	}
+	if err := c.validateLayout(m, bad); err != nil {
+		return err
+	}
+	return c.validateLowNoise(m, bad)
+}
+
+// validateLayout checks that the ranks of the latent tensors agree: the
+// denoiser's with latent.layout, and each VAE's input with its output.
+func (c *Components) validateLayout(m *Manifest, bad badFunc) error {
+	d := c.Denoiser
+	layout, how := m.Latent.Layout, "latent.layout is"
+	if layout == "" {
+		layout, how = m.DenoiserLayout(), "components.denoiser.inputs.latent implies latent.layout"
+	}
+	want := 5
+	if layout == LayoutBTCHW {
+		want = 4
+	}
+	for _, p := range []struct {
+		field string
+		t     Tensor
+		ok    bool
+	}{
+		{"components.denoiser.inputs." + RoleLatent, d.Inputs[RoleLatent], true},
+		{"components.denoiser.inputs." + RoleImageLatent, d.Inputs[RoleImageLatent], d.Inputs[RoleImageLatent].Name != ""},
+		{"components.denoiser.outputs." + RolePrediction, d.Outputs[RolePrediction], true},
+	} {
+		if p.ok && p.t.Rank() != want {
+			return bad(p.field+".shape", "rank %d, want %d: %s %q", p.t.Rank(), want, how, layout)
+		}
+	}
+	// The VAEs: rank 5 [B, C, T, h, w] or rank 4 [N, C, h, w] on both sides.
+	for _, v := range []struct {
+		comp, in, out string
+		inT, outT     Tensor
+	}{
+		{CompVAEEncoder, RoleImage, RoleLatent, c.VAEEncoder.Inputs[RoleImage], c.VAEEncoder.Outputs[RoleLatent]},
+		{CompVAEDecoder, RoleLatent, RoleVideo, c.VAEDecoder.Inputs[RoleLatent], c.VAEDecoder.Outputs[RoleVideo]},
+	} {
+		in, out := "components."+v.comp+".inputs."+v.in, "components."+v.comp+".outputs."+v.out
+		if v.inT.Rank() != v.outT.Rank() {
+			return bad(out+".shape", "rank %d, %s has rank %d (frames are folded into the batch in both or in neither)", v.outT.Rank(), in, v.inT.Rank())
+		}
+		if v.inT.Rank() == 4 && m.Latent.TemporalFactor != 1 {
+			return bad(in+".shape", "rank 4 is a per-frame VAE (frames folded into the batch), which needs latent.temporal_factor 1, not %d", m.Latent.TemporalFactor)
+		}
+	}
+	return nil
+}
+
+// validateLowNoise checks the low-noise expert against the denoiser, the
+// scheduler's boundary and the defaults.
+func (c *Components) validateLowNoise(m *Manifest, bad badFunc) error {
+	low, f := c.DenoiserLowNoise, "components."+CompDenoiserLowNoise
+	if low == nil {
+		switch {
+		case m.Scheduler.Boundary != 0:
+			return bad("scheduler.boundary", "set but there is no %s", f)
+		case m.Defaults.GuidanceLowNoise != 0:
+			return bad("defaults.guidance_low_noise", "set but there is no %s", f)
+		}
+		return nil
+	}
+	d := c.Denoiser
+	switch {
+	case m.Kind != KindFlow:
+		return bad(f, "a second expert needs kind %q (scheduler.boundary is a flow noise level), not %q", KindFlow, m.Kind)
+	case m.Scheduler.Boundary == 0:
+		return bad("scheduler.boundary", "missing (%s is set; want the noise level σ in (0, 1) below which it denoises)", f)
+	case path.Clean(filepath.ToSlash(low.File)) == path.Clean(filepath.ToSlash(d.File)):
+		return bad(f+".file", "%q is also the file of components.%s; the low-noise expert is a second network", low.File, CompDenoiser)
+	}
+	same := " (the experts take the same tensors)"
+	for _, side := range []struct {
+		kind       string
+		high, lows map[string]Tensor
+	}{{"inputs", d.Inputs, low.Inputs}, {"outputs", d.Outputs, low.Outputs}} {
+		for _, role := range sortedKeys(side.high) {
+			h := side.high[role]
+			lf := f + "." + side.kind + "." + role
+			l, ok := side.lows[role]
+			if !ok {
+				return bad(lf, "missing: components.%s has this %s%s", CompDenoiser, strings.TrimSuffix(side.kind, "s"), same)
+			}
+			if l.DType != h.DType {
+				return bad(lf+".dtype", "%s, components.%s.%s.%s is %s%s", l.DType, CompDenoiser, side.kind, role, h.DType, same)
+			}
+			match := len(l.Shape) == len(h.Shape)
+			for i := 0; match && i < len(l.Shape); i++ {
+				match = l.Shape[i].Fixed() == h.Shape[i].Fixed() && (!l.Shape[i].Fixed() || l.Shape[i].Size == h.Shape[i].Size)
+			}
+			if !match {
+				return bad(lf+".shape", "%v, components.%s.%s.%s is %v%s", l.Shape, CompDenoiser, side.kind, role, h.Shape, same)
+			}
+		}
+		for _, role := range sortedKeys(side.lows) {
+			if _, ok := side.high[role]; !ok {
+				return bad(f+"."+side.kind+"."+role, "components.%s has no such %s%s", CompDenoiser, strings.TrimSuffix(side.kind, "s"), same)
+			}
+		}
+	}
 	return nil
 }
 
@@ -622,6 +832,8 @@ func (c *Components) get(name string) *Component {
 		return c.VAEEncoder
 	case CompDenoiser:
 		return c.Denoiser
+	case CompDenoiserLowNoise:
+		return c.DenoiserLowNoise
 	case CompVAEDecoder:
 		return c.VAEDecoder
 	}

@@ -154,6 +154,9 @@ func writePackage(t *testing.T, m *Manifest) string {
 	dir := t.TempDir()
 	for _, s := range componentSpecs {
 		if c := m.Components.get(s.name); c != nil {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, c.File)), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			onnxModel(t, filepath.Join(dir, c.File), 17, c)
 		}
 	}
@@ -324,9 +327,9 @@ func TestLoadErrors(t *testing.T) {
 			writeManifest(t, dir, m)
 		}, "denoiser.onnx", "components.denoiser.inputs.latent.dtype", []string{"float32", "float16"}},
 		{"wrong rank", func(t *testing.T, dir string, m *Manifest) {
-			m.Components.VAEDecoder.Outputs[RoleVideo] = tensor("video", Float32, "B", 3, "H", "W")
+			m.Components.Denoiser.Inputs[RoleTimestep] = tensor("t", Float32)
 			writeManifest(t, dir, m)
-		}, "vae_decoder.onnx", "components.vae_decoder.outputs.video.shape", []string{"rank 4", "rank 5"}},
+		}, "denoiser.onnx", "components.denoiser.inputs.timestep.shape", []string{"rank 0", "rank 1"}},
 		{"wrong fixed dim", func(t *testing.T, dir string, m *Manifest) {
 			m.Components.TextEncoder.Outputs[RoleHiddenStates] = tensor("last_hidden_state", Float32, "B", "L", 16)
 			writeManifest(t, dir, m)

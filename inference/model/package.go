@@ -300,13 +300,38 @@ func quoteList(names []string) string {
 }
 
 // FlowConfig returns the sampler configuration of a flow model with the
-// given steps and guidance scale (0 takes the manifest defaults).
+// given steps and guidance scale (0 takes the manifest defaults). With a
+// dynamic shift the caller sets Tokens (Manifest.Tokens of the planned
+// clip); with a low-noise expert, LowNoise holds the boundary and that
+// expert's guidance (GuidanceLowNoise) and the caller sets LowNoise.Model.
 func (m *Manifest) FlowConfig(steps int, guidance float64) sample.FlowConfig {
+	low := m.GuidanceLowNoise(guidance)
 	steps, guidance = m.pick(steps, guidance)
-	return sample.FlowConfig{
-		Steps: steps, Shift: m.Scheduler.Shift, TimeScale: m.Scheduler.TimeScale,
+	s := m.Scheduler
+	cfg := sample.FlowConfig{
+		Steps: steps, Shift: s.Shift, Terminal: s.ShiftTerminal, TimeScale: s.TimeScale,
 		Guidance: sample.Guidance{Scale: guidance, Batched: m.BatchedGuidance},
 	}
+	if d := s.DynamicShift; d != nil {
+		cfg.Dynamic = &sample.DynamicShift{BaseShift: d.BaseShift, MaxShift: d.MaxShift, BaseSeqLen: d.BaseSeqLen, MaxSeqLen: d.MaxSeqLen}
+	}
+	if m.Components.DenoiserLowNoise != nil {
+		cfg.LowNoise = &sample.LowNoise{Boundary: s.Boundary, Guidance: low}
+	}
+	return cfg
+}
+
+// GuidanceLowNoise returns the guidance scale of the low-noise expert's
+// steps for a requested scale: guidance when not 0 (a request sets both
+// experts), else defaults.guidance_low_noise, else defaults.guidance.
+func (m *Manifest) GuidanceLowNoise(guidance float64) float64 {
+	switch {
+	case guidance != 0:
+		return guidance
+	case m.Defaults.GuidanceLowNoise != 0:
+		return m.Defaults.GuidanceLowNoise
+	}
+	return m.Defaults.Guidance
 }
 
 // EDMConfig returns the sampler configuration of an EDM model with the
@@ -320,13 +345,52 @@ func (m *Manifest) EDMConfig(steps int, guidance float64) sample.EDMConfig {
 	case "denoised":
 		net = sample.PredictDenoised
 	}
+	tm := sample.TimeDefault
+	switch m.Scheduler.Timestep {
+	case TimestepCNoise:
+		tm = sample.TimeCNoise
+	case TimestepSigma:
+		tm = sample.TimeSigma
+	}
 	s := m.Scheduler
 	return sample.EDMConfig{
 		Steps: steps, SigmaMin: s.SigmaMin, SigmaMax: s.SigmaMax, Rho: s.Rho, SigmaData: s.SigmaData,
-		Network:  net,
+		Network: net, Time: tm,
 		Guidance: sample.Guidance{Scale: guidance, Batched: m.BatchedGuidance},
 	}
 }
+
+// Tokens returns the number of latent tokens the denoiser sees for a clip
+// of frames output frames at r, which a dynamic shift depends on: the
+// latent has T = (frames−1)/temporal_factor + 1 frames of
+// (height/spatial_factor)×(width/spatial_factor), divided per axis by
+// scheduler.dynamic_shift.patch_size (rounded down; [1, 1, 1] when
+// unset).
+func (m *Manifest) Tokens(r Resolution, frames int) int {
+	l := m.Latent
+	p := []int{1, 1, 1}
+	if d := m.Scheduler.DynamicShift; d != nil && len(d.PatchSize) == 3 {
+		p = d.PatchSize
+	}
+	return l.Frames(frames) / p[0] * (r.Height / l.SpatialFactor / p[1]) * (r.Width / l.SpatialFactor / p[2])
+}
+
+// DenoiserLayout returns the layout of the denoiser's latent tensors:
+// latent.layout, or when it is unset the layout the rank of the denoiser's
+// latent input implies (4: LayoutBTCHW, else LayoutBCTHW).
+func (m *Manifest) DenoiserLayout() string {
+	if m.Latent.Layout != "" {
+		return m.Latent.Layout
+	}
+	if d := m.Components.Denoiser; d != nil && d.Inputs[RoleLatent].Rank() == 4 {
+		return LayoutBTCHW
+	}
+	return LayoutBCTHW
+}
+
+// Validate checks the manifest on its own, as Load does before it opens
+// any file; file is the manifest path used in the errors.
+func (m *Manifest) Validate(file string) error { return m.validate(file) }
 
 func (m *Manifest) pick(steps int, guidance float64) (int, float64) {
 	if steps == 0 {

@@ -16,6 +16,22 @@ const (
 	CompVAEEncoder   = "vae_encoder"
 	CompDenoiser     = "denoiser"
 	CompVAEDecoder   = "vae_decoder"
+	// CompDenoiserLowNoise is the optional second expert of a two-expert
+	// model (Wan 2.2 A14B): CompDenoiser runs the steps at noise levels
+	// from scheduler.boundary up, this one the steps below. It takes the
+	// same tensors as CompDenoiser.
+	CompDenoiserLowNoise = "denoiser_low_noise"
+)
+
+// Layouts of the denoiser's latent tensors (latent, image_latent,
+// prediction), Latent.Layout.
+const (
+	// LayoutBCTHW is [B, C, T, h, w], channels first (Wan, LTX-Video).
+	LayoutBCTHW = "bcthw"
+	// LayoutBTCHW is [B·T, C, h, w]: frames folded into the batch, the T
+	// frames of item b at rows b·T … b·T+T−1 (Stable Video Diffusion's
+	// UNet). The denoiser's other inputs keep their batch B.
+	LayoutBTCHW = "bt_chw"
 )
 
 // Tensor roles. A role is what the engine feeds or reads; the manifest maps
@@ -60,6 +76,19 @@ type componentSpec struct {
 	inputs, outputs []roleSpec
 }
 
+var (
+	denoiserInputs = []roleSpec{
+		{RoleLatent, true, "float", []int{4, 5}, false},
+		{RoleTimestep, true, "any", []int{0, 1}, true},
+		{RoleEncoderHiddenStates, false, "float", []int{3}, false},
+		{RoleEncoderAttentionMask, false, "any", []int{2}, false},
+		{RoleImageLatent, false, "float", []int{4, 5}, false},
+		{RoleImageEmbeds, false, "float", []int{2, 3}, false},
+		{RoleAddedTimeIDs, false, "float", []int{2}, false},
+	}
+	denoiserOutputs = []roleSpec{{RolePrediction, true, "float", []int{4, 5}, false}}
+)
+
 var componentSpecs = []componentSpec{
 	{CompTextEncoder, false,
 		[]roleSpec{{RoleInputIDs, true, "int", []int{2}, false}, {RoleAttentionMask, false, "int", []int{2}, false}},
@@ -70,17 +99,8 @@ var componentSpecs = []componentSpec{
 	{CompVAEEncoder, true,
 		[]roleSpec{{RoleImage, true, "float", []int{4, 5}, false}},
 		[]roleSpec{{RoleLatent, true, "float", []int{4, 5}, false}}},
-	{CompDenoiser, true,
-		[]roleSpec{
-			{RoleLatent, true, "float", []int{4, 5}, false},
-			{RoleTimestep, true, "any", []int{0, 1}, true},
-			{RoleEncoderHiddenStates, false, "float", []int{3}, false},
-			{RoleEncoderAttentionMask, false, "any", []int{2}, false},
-			{RoleImageLatent, false, "float", []int{4, 5}, false},
-			{RoleImageEmbeds, false, "float", []int{2, 3}, false},
-			{RoleAddedTimeIDs, false, "float", []int{2}, false},
-		},
-		[]roleSpec{{RolePrediction, true, "float", []int{4, 5}, false}}},
+	{CompDenoiser, true, denoiserInputs, denoiserOutputs},
+	{CompDenoiserLowNoise, false, denoiserInputs, denoiserOutputs},
 	{CompVAEDecoder, true,
 		[]roleSpec{{RoleLatent, true, "float", []int{4, 5}, false}},
 		[]roleSpec{{RoleVideo, true, "float", []int{4, 5}, false}}},
