@@ -1,20 +1,18 @@
 //go:build linux
 
-package kernels
+package kernels_test
 
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/paimeng/paimeng/kernels"
+	"github.com/paimeng/paimeng/kernels/kerneltest"
 )
 
 // The CUDA emulator (testdata/cudaemu/cudaemu.cc) is a test double of the
@@ -22,53 +20,6 @@ import (
 // driver's C ABI and runs paimeng.cu's kernels on the CPU, so that the
 // driver bindings and the kernels' arithmetic are tested on machines
 // without a GPU.
-
-var (
-	emuOnce sync.Once
-	emuLib  string
-	emuErr  error
-)
-
-// emulator builds the CUDA emulator once per test binary run and returns
-// the path of its libcuda.so.1. Without g++ the test fails: the emulator
-// is how this package is tested without a GPU, so it is never skipped.
-func emulator(t testing.TB) string {
-	t.Helper()
-	emuOnce.Do(func() { emuLib, emuErr = emuBuild() })
-	if emuErr != nil {
-		t.Fatalf("building the CUDA emulator: %v", emuErr)
-	}
-	return emuLib
-}
-
-func emuBuild() (string, error) {
-	gxx, err := exec.LookPath("g++")
-	if err != nil {
-		return "", fmt.Errorf("g++ not found (%v): install g++ (scripts/setup.sh does, or apt-get install g++) to build the CUDA emulator the kernels tests run on", err)
-	}
-	src, err := filepath.Abs(filepath.Join("testdata", "cudaemu", "cudaemu.cc"))
-	if err != nil {
-		return "", err
-	}
-	inc := filepath.Dir(filepath.Dir(filepath.Dir(src))) // the package directory: paimeng.cu, paimeng_cpu.h
-	dir, err := os.MkdirTemp("", "paimeng-cudaemu-")
-	if err != nil {
-		return "", err
-	}
-	lib := filepath.Join(dir, "libcuda.so.1")
-	// Exact IEEE single precision, as the GPU build's --fmad=false: no
-	// contraction into fused multiply-adds, no x87 excess precision.
-	args := []string{"-std=c++17", "-O2", "-ffp-contract=off"}
-	if runtime.GOARCH == "amd64" || runtime.GOARCH == "386" {
-		args = append(args, "-msse2", "-mfpmath=sse")
-	}
-	args = append(args, "-shared", "-fPIC", "-o", lib, src, "-I", inc, "-pthread")
-	out, err := exec.Command(gxx, args...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("g++ %v: %v\n%s", args, err, out)
-	}
-	return lib, nil
-}
 
 // emuDriver is the part of the driver API TestEmulatorDriverABI calls,
 // with the C signatures of cuda.h (CUresult int, CUdevice int, CUdeviceptr
@@ -217,9 +168,9 @@ func emuCubin() []byte {
 // current per OS thread, checked memory calls, modules from PTX text and
 // cubins, a kernel launch with kernelParams, events and leak accounting.
 func TestEmulatorDriverABI(t *testing.T) {
-	lib := emulator(t)
+	lib := kerneltest.Emulator(t)
 
-	ds, err := DetectLibrary(lib)
+	ds, err := kernels.DetectLibrary(lib)
 	if err != nil {
 		t.Fatalf("DetectLibrary(%s): %v", lib, err)
 	}

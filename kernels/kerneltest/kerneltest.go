@@ -8,10 +8,14 @@
 package kerneltest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -30,35 +34,57 @@ func dir() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// Emulator returns the path of the emulator's libcuda.so.1, building it
-// once per test process with g++. A missing g++ fails the test.
+// Emulator returns the path of the emulator's libcuda.so.1, built with g++
+// into the temporary folder under a hash of its sources, so test processes
+// share one build. A missing g++ fails the test: the emulator is how the
+// kernels are tested without a GPU, so it is never skipped.
 func Emulator(t testing.TB) string {
 	t.Helper()
-	once.Do(func() {
-		gxx, err := exec.LookPath("g++")
-		if err != nil {
-			libErr = "g++ is needed to build the CUDA emulator (apt-get install g++; scripts/setup.sh test does it)"
-			return
-		}
-		out, err := os.MkdirTemp("", "paimeng-cudaemu-")
-		if err != nil {
-			libErr = err.Error()
-			return
-		}
-		lib := filepath.Join(out, "libcuda.so.1")
-		d := dir()
-		cmd := exec.Command(gxx, "-std=c++17", "-O2", "-ffp-contract=off", "-msse2", "-mfpmath=sse",
-			"-shared", "-fPIC", "-pthread", "-I", d, "-o", lib, filepath.Join(d, "testdata", "cudaemu", "cudaemu.cc"))
-		if b, err := cmd.CombinedOutput(); err != nil {
-			libErr = "building the CUDA emulator: " + err.Error() + "\n" + string(b)
-			return
-		}
-		libPath = lib
-	})
+	once.Do(func() { libPath, libErr = build() })
 	if libErr != "" {
 		t.Fatal(libErr)
 	}
 	return libPath
+}
+
+func build() (string, string) {
+	gxx, err := exec.LookPath("g++")
+	if err != nil {
+		return "", "g++ is needed to build the CUDA emulator (apt-get install g++; scripts/setup.sh test does it)"
+	}
+	d := dir()
+	src := filepath.Join(d, "testdata", "cudaemu", "cudaemu.cc")
+	h := sha256.New()
+	for _, f := range []string{src, filepath.Join(d, "paimeng.cu"), filepath.Join(d, "paimeng_cpu.h")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", "CUDA emulator sources: " + err.Error()
+		}
+		h.Write(b)
+	}
+	out := filepath.Join(os.TempDir(), "paimeng-cudaemu-"+hex.EncodeToString(h.Sum(nil))[:16])
+	lib := filepath.Join(out, "libcuda.so.1")
+	if _, err := os.Stat(lib); err == nil {
+		return lib, ""
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err.Error()
+	}
+	// Exact IEEE single precision, as the GPU build's --fmad=false: no
+	// contraction into fused multiply-adds, no x87 excess precision.
+	args := []string{"-std=c++17", "-O2", "-ffp-contract=off"}
+	if runtime.GOARCH == "amd64" || runtime.GOARCH == "386" {
+		args = append(args, "-msse2", "-mfpmath=sse")
+	}
+	tmp := filepath.Join(out, fmt.Sprintf(".libcuda-%d.so", os.Getpid()))
+	args = append(args, "-shared", "-fPIC", "-pthread", "-I", d, "-o", tmp, src)
+	if b, err := exec.Command(gxx, args...).CombinedOutput(); err != nil {
+		return "", "building the CUDA emulator: g++ " + strings.Join(args, " ") + ": " + err.Error() + "\n" + string(b)
+	}
+	if err := os.Rename(tmp, lib); err != nil {
+		return "", err.Error()
+	}
+	return lib, ""
 }
 
 // NVRTC returns PAIMENG_NVRTC_LIBRARY, failing the test when it is unset.
