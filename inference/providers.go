@@ -2,6 +2,7 @@ package inference
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,14 +66,6 @@ func (p Provider) providerOptions() map[string]string {
 	return m
 }
 
-// byteOptions are the provider options whose values are byte counts and
-// accept a size suffix.
-var byteOptions = map[string]bool{
-	"gpu_mem_limit":                    true,
-	"trt_max_workspace_size":           true,
-	"trt_context_memory_sharing_limit": true,
-}
-
 // ParseProviders reads an execution provider spec such as
 //
 //	cuda:0,cpu
@@ -82,12 +75,16 @@ var byteOptions = map[string]bool{
 // Entries are separated by commas and tried in order. Each entry is a name
 // (cpu, cuda, tensorrt), for GPU providers an optional ":N" device ordinal
 // (default 0), and optional "{key=value,...}" options handed to ONNX Runtime
-// as provider options (see the CUDA and TensorRT execution provider pages of
-// the ONNX Runtime documentation for the keys). Values of gpu_mem_limit,
-// trt_max_workspace_size and trt_context_memory_sharing_limit may carry a
-// size suffix: KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of
-// 1024); a bare number is bytes. device_id is set from the ordinal and may not
-// appear among the options. Names may not repeat, cpu takes neither ordinal
+// as provider options. Only the keys ProviderOptionKeys lists are accepted,
+// and each value is checked here (see providerOptionTable): an unknown key or
+// a bad value is an error naming the key and what it accepts, rather than a
+// provider that fails to start later on a GPU box. Values are normalised to
+// what ONNX Runtime reads: sizes (gpu_mem_limit, trt_max_workspace_size)
+// may carry a suffix KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB
+// (powers of 1024) and become bytes; switches accept 0, 1, true or false and
+// become 0 or 1; names are matched without regard to case and take ONNX
+// Runtime's spelling. device_id is set from the ordinal and may not appear
+// among the options. Names may not repeat, cpu takes neither ordinal
 // nor options and must come last; when it is absent it is appended, so every
 // list ends in the CPU provider. Whitespace around tokens is ignored; an
 // empty spec means "cpu".
@@ -205,17 +202,109 @@ func parseProvider(e string) (Provider, error) {
 			if _, dup := p.Options[k]; dup {
 				return Provider{}, fmt.Errorf("%q: option %s given twice", e, k)
 			}
-			if byteOptions[k] {
-				n, err := parseBytes(v)
-				if err != nil {
-					return Provider{}, fmt.Errorf("%q: option %s: %w", e, k, err)
-				}
-				v = strconv.FormatUint(n, 10)
+			nv, err := checkOption(name, k, v)
+			if err != nil {
+				return Provider{}, fmt.Errorf("%q: %w", e, err)
 			}
-			p.Options[k] = v
+			p.Options[k] = nv
 		}
 	}
 	return p, nil
+}
+
+// optionKind says how a provider option's value is checked and normalised.
+type optionKind int
+
+const (
+	optBytes  optionKind = iota // a positive byte count, size suffix allowed
+	optSwitch                   // 0 or 1 (true and false accepted)
+	optChoice                   // one of a fixed set of names
+	optPath                     // a file system path
+)
+
+// providerOption is one option key a provider accepts.
+type providerOption struct {
+	key     string
+	kind    optionKind
+	choices []string // for optChoice, in ONNX Runtime's spelling
+}
+
+// providerOptionTable lists the options each GPU provider accepts, sorted by
+// key: the CUDA and TensorRT execution provider options of ONNX Runtime
+// that matter for serving. They reach ONNX Runtime unchanged apart from the
+// normalisation checkOption does, through CUDAProviderOptions.Update and
+// TensorRTProviderOptions.Update (see appendProvider).
+var providerOptionTable = map[string][]providerOption{
+	ProviderCUDA: {
+		{key: "arena_extend_strategy", kind: optChoice, choices: []string{"kNextPowerOfTwo", "kSameAsRequested"}},
+		{key: "cudnn_conv_algo_search", kind: optChoice, choices: []string{"EXHAUSTIVE", "HEURISTIC", "DEFAULT"}},
+		{key: "cudnn_conv_use_max_workspace", kind: optSwitch},
+		{key: "do_copy_in_default_stream", kind: optSwitch},
+		{key: "gpu_mem_limit", kind: optBytes},
+	},
+	ProviderTensorRT: {
+		{key: "trt_engine_cache_enable", kind: optSwitch},
+		{key: "trt_engine_cache_path", kind: optPath},
+		{key: "trt_fp16_enable", kind: optSwitch},
+		{key: "trt_int8_enable", kind: optSwitch},
+		{key: "trt_max_workspace_size", kind: optBytes},
+		{key: "trt_timing_cache_enable", kind: optSwitch},
+	},
+}
+
+// ProviderOptionKeys lists, sorted, the option keys the named execution
+// provider accepts in a spec; none for cpu or an unknown name.
+func ProviderOptionKeys(provider string) []string {
+	var keys []string
+	for _, o := range providerOptionTable[provider] {
+		keys = append(keys, o.key)
+	}
+	return keys
+}
+
+// checkOption checks the value of option key of provider and returns it in
+// the form ONNX Runtime reads.
+func checkOption(provider, key, v string) (string, error) {
+	var opt *providerOption
+	for i, o := range providerOptionTable[provider] {
+		if o.key == key {
+			opt = &providerOptionTable[provider][i]
+			break
+		}
+	}
+	if opt == nil {
+		hint := ""
+		for other := range providerOptionTable {
+			if other != provider && slices.Contains(ProviderOptionKeys(other), key) {
+				hint = fmt.Sprintf(" (%s is a %s option)", key, other)
+			}
+		}
+		return "", fmt.Errorf("unknown %s option %q%s; %s accepts %s", provider, key, hint, provider, strings.Join(ProviderOptionKeys(provider), ", "))
+	}
+	switch opt.kind {
+	case optBytes:
+		n, err := parseBytes(v)
+		if err != nil {
+			return "", fmt.Errorf("option %s: %w", key, err)
+		}
+		return strconv.FormatUint(n, 10), nil
+	case optSwitch:
+		switch strings.ToLower(v) {
+		case "1", "true":
+			return "1", nil
+		case "0", "false":
+			return "0", nil
+		}
+		return "", fmt.Errorf("option %s: %q is not 0 or 1 (true or false)", key, v)
+	case optChoice:
+		for _, c := range opt.choices {
+			if strings.EqualFold(v, c) {
+				return c, nil
+			}
+		}
+		return "", fmt.Errorf("option %s: %q is not one of %s", key, v, strings.Join(opt.choices, ", "))
+	}
+	return v, nil
 }
 
 func validOptionKey(k string) bool {
@@ -249,7 +338,7 @@ func parseBytes(v string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(num, 10, 64)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("bad size %q (want a positive integer with an optional KB, MB, GB, KiB, MiB or GiB suffix)", v)
+		return 0, fmt.Errorf("bad size %q (want a positive integer of bytes with an optional KB, MB, GB, TB, KiB, MiB, GiB or TiB suffix)", v)
 	}
 	if n > ^uint64(0)/mult {
 		return 0, fmt.Errorf("size %q overflows", v)
