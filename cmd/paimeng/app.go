@@ -107,7 +107,7 @@ func NewApp(ctx context.Context, cfg *Config, roles Roles, log *slog.Logger) (a 
 		}
 	}
 	if roles.Worker {
-		if err := a.openWorker(); err != nil {
+		if err := a.openWorker(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -297,13 +297,23 @@ func (a *App) openFrontend(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) openWorker() error {
+func (a *App) openWorker(ctx context.Context) error {
 	if err := inference.InitORT(a.cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", a.cfg.ORTLibrary, err)
 	}
 	gpus := a.logGPUs()
+	codec, err := a.chooseEncoder(ctx)
+	if err != nil {
+		return err
+	}
+	mcfg := a.cfg
+	if slices.ContainsFunc(a.cfg.Engines, func(n string) bool { return !slices.Contains(builtinEngines, n) }) && !a.checkORT(ctx) {
+		cpuOnly := *a.cfg
+		cpuOnly.Providers = []inference.Provider{{Name: inference.ProviderCPU}}
+		mcfg = &cpuOnly
+	}
 	built := map[string]paimeng.Engine{}
-	models, closers, err := modelEngines(a.cfg.ModelsDir, a.cfg.Engines, a.cfg, a.log)
+	models, closers, err := modelEngines(a.cfg.ModelsDir, a.cfg.Engines, mcfg, a.log)
 	if err != nil {
 		return err
 	}
@@ -336,6 +346,7 @@ func (a *App) openWorker() error {
 	}
 	renderer := media.NewRendererWith(built, def, media.EncodeOptions{
 		FFmpeg: a.cfg.FFmpeg,
+		Codec:  codec,
 		Preset: a.cfg.EncoderPreset,
 	}, media.RendererOptions{EngineSlots: a.cfg.EngineConcurrency})
 	w, err := queue.NewWorker(queue.WorkerConfig{
@@ -361,6 +372,42 @@ func (a *App) openWorker() error {
 	})
 	a.servers = append(a.servers, boundServer{srv, mux})
 	return nil
+}
+
+// ortSelfCheck is inference.SelfCheck; tests replace it.
+var ortSelfCheck = inference.SelfCheck
+
+// checkORT runs the ONNX Runtime self-check on PAIMENG_ORT_PROVIDERS once
+// and logs what it found on one line. It reports false when the check
+// failed: the learned engines then go on with the CPU provider only.
+func (a *App) checkORT(ctx context.Context) bool {
+	rep, err := ortSelfCheck(ctx, a.cfg.Providers, inference.SelfCheckOptions{})
+	if err != nil {
+		a.log.Error("ORT self-check failed; learned engines go on with CPU only",
+			append([]any{"err", err}, rep.Attrs()...)...)
+		return false
+	}
+	if len(rep.Fallbacks) > 0 {
+		a.log.Warn("ORT self-check", rep.Attrs()...)
+	} else {
+		a.log.Info("ORT self-check", rep.Attrs()...)
+	}
+	return true
+}
+
+// chooseEncoder resolves PAIMENG_VIDEO_ENCODER and logs the encoder on one
+// line, with the reason when auto found no working h264_nvenc.
+func (a *App) chooseEncoder(ctx context.Context) (string, error) {
+	codec, reason, err := media.ChooseCodec(ctx, a.cfg.FFmpeg, a.cfg.VideoEncoder)
+	if err != nil {
+		return "", fmt.Errorf("PAIMENG_VIDEO_ENCODER: %w", err)
+	}
+	attrs := []any{"encoder", codec, "setting", a.cfg.VideoEncoder}
+	if reason != "" {
+		attrs = append(attrs, "reason", reason)
+	}
+	a.log.Info("video encoder", attrs...)
+	return codec, nil
 }
 
 // logGPUs looks for GPUs once, logs each one found or why there is none,

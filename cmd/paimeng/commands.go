@@ -251,7 +251,40 @@ const adminUsage = `admin commands:
   refund  --job ID [--reason TEXT]            give back the price of a succeeded job, once
   audit                                       recompute every balance from the ledger; exit 1 on drift
   model tiny --out DIR [--seed N] [--fp16]    write a tiny untrained model package (docs/models.md) to try the learned engine
+  selfcheck [--ort-providers SPEC]            run one inference on PAIMENG_ORT_PROVIDERS, compare it with the CPU, and say
+                                              which provider and device it got and which video encoder a worker would use
   wechat menu [--file menu.json]              create the official account's custom menu (default: help, balance, leaderboard)`
+
+// runSelfCheck prints the ONNX Runtime self-check a worker runs at start
+// (paimeng admin selfcheck) and the video encoder it would choose; it
+// fails when either check does.
+func runSelfCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, err := parseConfig("admin selfcheck", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if err := inference.InitORT(cfg.ORTLibrary); err != nil {
+		return fmt.Errorf("admin selfcheck: onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", cfg.ORTLibrary, err)
+	}
+	defer inference.DestroyORT()
+	rep, checkErr := inference.SelfCheck(ctx, cfg.Providers, inference.SelfCheckOptions{})
+	kv := rep.Attrs()
+	for i := 0; i+1 < len(kv); i += 2 {
+		fmt.Fprintf(stdout, "%-10s %v\n", kv[i].(string)+":", kv[i+1])
+	}
+	codec, reason, encErr := media.ChooseCodec(ctx, cfg.FFmpeg, cfg.VideoEncoder)
+	if encErr == nil {
+		if reason != "" {
+			codec += " (" + reason + ")"
+		}
+		fmt.Fprintf(stdout, "%-10s %s\n", "encoder:", codec)
+	}
+	if checkErr != nil || encErr != nil {
+		return fmt.Errorf("admin selfcheck: %w", errors.Join(checkErr, encErr))
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}
 
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -264,6 +297,9 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			return errors.New(adminUsage)
 		}
 		return runModelTiny(args[1:], stdout, stderr)
+	}
+	if verb == "selfcheck" {
+		return runSelfCheck(ctx, args, getenv, stdout, stderr)
 	}
 	if verb == "wechat" {
 		if len(args) == 0 || args[0] != "menu" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paimeng/paimeng"
 	"github.com/paimeng/paimeng/inference"
+	"github.com/paimeng/paimeng/media"
 )
 
 // Config is every setting, read from PAIMENG_* variables; flags of the
@@ -74,6 +75,7 @@ type Config struct {
 	ORTLibrary        string
 	FFmpeg            string
 	EncoderPreset     string
+	VideoEncoder      string // auto, libx264 or h264_nvenc; a worker resolves auto at start
 	MaxSide           int
 	WorkerConcurrency int
 	EngineConcurrency int
@@ -115,7 +117,7 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_PRICE_PER_CLIP", "10", "credits for a std 5 s clip in the fast lane (the base of the price table)", i64(&c.PricePerClip)},
 		{"PAIMENG_ENGINES", "camera", "engines members may pick (--engine, the API's engine field), comma-separated; the first is the default: camera, or the name of a model package in PAIMENG_MODELS_DIR", str(&c.EngineSpec)},
 		{"PAIMENG_MODELS_DIR", "", "folder of learned model packages, one subfolder each (docs/models.md); workers serve those named in PAIMENG_ENGINES (default $PAIMENG_DATA_DIR/models)", str(&c.ModelsDir)},
-		{"PAIMENG_ORT_PROVIDERS", "cpu", "ONNX Runtime execution providers for learned models, tried in order: cpu, cuda:0, tensorrt:0,cuda:0,cpu, with options as cuda:0{gpu_mem_limit=8GiB}", str(&c.ProviderSpec)},
+		{"PAIMENG_ORT_PROVIDERS", "cpu", "ONNX Runtime execution providers for learned models, tried in order: cpu, cuda:0, tensorrt:0,cuda:0,cpu, with options as cuda:0{gpu_mem_limit=8GiB} (keys: docs/models.md)", str(&c.ProviderSpec)},
 		{"PAIMENG_PRICES", "", "price table, inline (\"camera=10, pro=1.75, 10s=2, relax=0.5, camera/pro/10=40\") or the path of a file of it", str(&c.PriceSpec)},
 		{"PAIMENG_DAILY_CREDITS", "10", "credits paid by /daily once per calendar day (0 turns it off)", i64(&c.DailyCredits)},
 		{"PAIMENG_TZ", "Asia/Shanghai", "the community's time zone: daily check-in days, leaderboard weeks and months", str(&c.TZ)},
@@ -145,7 +147,8 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_WECHAT_CUSTOMER_SERVICE", "false", "deliver videos by customer-service message (verified service accounts); otherwise on the reader's next message", boolean(&c.WeChatCustomerService)},
 		{"PAIMENG_ORT_LIBRARY", "", "path to libonnxruntime.so.1 (default .cache/ort/libonnxruntime.so.1, as make run installs it)", str(&c.ORTLibrary)},
 		{"PAIMENG_FFMPEG", "ffmpeg", "ffmpeg binary", str(&c.FFmpeg)},
-		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset", str(&c.EncoderPreset)},
+		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset (h264_nvenc takes p1 … p7; other values mean p4)", str(&c.EncoderPreset)},
+		{"PAIMENG_VIDEO_ENCODER", "auto", "H.264 encoder of workers: auto (h264_nvenc when a test encode works, else libx264), libx264 or h264_nvenc", str(&c.VideoEncoder)},
 		{"PAIMENG_MAX_SIDE", "1280", "longest side of generated videos in pixels", in(&c.MaxSide)},
 		{"PAIMENG_WORKER_CONCURRENCY", "1", "jobs a worker renders at once", in(&c.WorkerConcurrency)},
 		{"PAIMENG_ENGINE_CONCURRENCY", "0", "engine runs a worker allows at once; 0: each job runs its engine, bounded only by PAIMENG_WORKER_CONCURRENCY; N > 0: N at most, while up to PAIMENG_WORKER_CONCURRENCY jobs fetch, encode and upload around them", in(&c.EngineConcurrency)},
@@ -207,6 +210,11 @@ func (c *Config) finish() error {
 	}
 	if c.TaskTimeout < time.Second {
 		return fmt.Errorf("PAIMENG_TASK_TIMEOUT must be at least 1s")
+	}
+	switch c.VideoEncoder {
+	case media.CodecAuto, media.CodecX264, media.CodecNVENC:
+	default:
+		return fmt.Errorf("PAIMENG_VIDEO_ENCODER must be %s, %s or %s, not %q", media.CodecAuto, media.CodecX264, media.CodecNVENC, c.VideoEncoder)
 	}
 	switch c.DiscordMode {
 	case "http", "gateway":
