@@ -76,17 +76,32 @@ const (
 // conditioning; a model without text takes zeroed image conditioning
 // instead. Progress is reported after each sampler step and once more when
 // every frame is written: total = steps + 1.
+//
+// Variants of the contract: a package with a low-noise expert
+// (components.denoiser_low_noise) has both denoisers loaded once; steps at
+// noise levels from scheduler.boundary up run the denoiser, the others the
+// low-noise expert, each at its guidance scale (LearnedOptions.Guidance
+// sets both). A dynamic shift is computed from the planned clip's token
+// count. Latents are kept as [C, T, h, w] per batch item and transposed at
+// the buffer edges for a denoiser in layout bt_chw ([B·T, C, h, w]) and
+// for per-frame (rank 4) VAEs. A scalar timestep is fed as [1] to the
+// denoiser graph rewritten by model.VectorizeScalarInput, since
+// onnxruntime_go binds no rank-0 tensors; that needs a denoiser file
+// without external data.
 type LearnedEngine struct {
-	pkg      *model.Package
-	m        *model.Manifest
-	opt      LearnedOptions
-	steps    int
-	guidance float64
+	pkg         *model.Package
+	m           *model.Manifest
+	opt         LearnedOptions
+	steps       int
+	guidance    float64
+	guidanceLow float64 // the low-noise expert's scale, when there is one
 
-	sessions map[string]*Session // by component
-	hiddenD  int64               // text encoder width D
-	embed    []int64             // image embedding shape after the batch
-	imageHW  [2]int64            // image encoder input size
+	sessions map[string]*Session      // by component
+	vecT     map[string]string        // denoiser component → name of its [1] input for a scalar timestep
+	runs     map[string]*atomic.Int64 // denoiser component → runs, for tests
+	hiddenD  int64                    // text encoder width D
+	embed    []int64                  // image embedding shape after the batch
+	imageHW  [2]int64                 // image encoder input size
 	closed   atomic.Bool
 }
 
@@ -98,7 +113,13 @@ func NewLearnedEngine(pkg *model.Package, opt LearnedOptions) (*LearnedEngine, e
 	if pkg == nil {
 		return nil, errors.New("inference: nil model package")
 	}
-	e := &LearnedEngine{pkg: pkg, m: &pkg.Manifest, opt: opt, sessions: map[string]*Session{}}
+	e := &LearnedEngine{pkg: pkg, m: &pkg.Manifest, opt: opt, sessions: map[string]*Session{},
+		vecT: map[string]string{}, runs: map[string]*atomic.Int64{}}
+	// The manifest again, as Load checked it: the engine's buffer shapes
+	// rely on its layout rules.
+	if err := e.m.Validate(filepath.Join(pkg.Dir, model.ManifestFile)); err != nil {
+		return nil, err
+	}
 	e.steps, e.guidance = opt.Steps, opt.Guidance
 	if e.steps == 0 {
 		e.steps = e.m.Defaults.Steps
@@ -106,34 +127,41 @@ func NewLearnedEngine(pkg *model.Package, opt LearnedOptions) (*LearnedEngine, e
 	if e.guidance == 0 {
 		e.guidance = e.m.Defaults.Guidance
 	}
-	if e.steps < 1 || !(e.guidance >= 1) {
-		return nil, fmt.Errorf("inference: %s: %d steps and guidance %v, want ≥ 1 each", e.m.Name, e.steps, e.guidance)
+	e.guidanceLow = e.guidance
+	if pkg.Component(model.CompDenoiserLowNoise) != nil {
+		e.guidanceLow = e.m.GuidanceLowNoise(opt.Guidance)
 	}
-	if err := e.checkShapes(); err != nil {
-		return nil, err
+	if e.steps < 1 || !(e.guidance >= 1) || !(e.guidanceLow >= 1) {
+		return nil, fmt.Errorf("inference: %s: %d steps and guidance %v (low-noise expert %v), want ≥ 1 each", e.m.Name, e.steps, e.guidance, e.guidanceLow)
 	}
 	if len(e.resolutions()) == 0 {
 		return nil, fmt.Errorf("inference: %s: no resolution with even width and height", e.m.Name)
 	}
-	for _, c := range []string{model.CompTextEncoder, model.CompImageEncoder, model.CompVAEEncoder, model.CompDenoiser, model.CompVAEDecoder} {
+	for _, c := range []string{model.CompTextEncoder, model.CompImageEncoder, model.CompVAEEncoder, model.CompDenoiser, model.CompDenoiserLowNoise, model.CompVAEDecoder} {
 		if pkg.Component(c) == nil {
 			continue
 		}
-		s, err := NewSessionFromFile(pkg.Path(c), SessionConfig{
-			Name:           e.m.Name + "/" + c,
-			Providers:      opt.Providers,
-			IntraOpThreads: opt.IntraOpThreads,
-			InterOpThreads: opt.InterOpThreads,
-			Logger:         opt.Logger,
-		})
+		s, err := e.newSession(c)
 		if err != nil {
 			e.Close()
 			return nil, err
 		}
 		e.sessions[c] = s
-		if err := pkg.CheckIO(c, ortInfos(s.Inputs()), ortInfos(s.Outputs())); err != nil {
+		ins := ortInfos(s.Inputs())
+		if vec := e.vecT[c]; vec != "" {
+			// The session's [1] input is the manifest's scalar timestep.
+			for i := range ins {
+				if ins[i].Name == vec {
+					ins[i].Name, ins[i].Dimensions = pkg.Component(c).Inputs[model.RoleTimestep].Name, ort.NewShape()
+				}
+			}
+		}
+		if err := pkg.CheckIO(c, ins, ortInfos(s.Outputs())); err != nil {
 			e.Close()
 			return nil, err
+		}
+		if c == model.CompDenoiser || c == model.CompDenoiserLowNoise {
+			e.runs[c] = new(atomic.Int64)
 		}
 	}
 	var err error
@@ -159,30 +187,44 @@ func NewLearnedEngine(pkg *model.Package, opt LearnedOptions) (*LearnedEngine, e
 	return e, nil
 }
 
-// checkShapes refuses layouts the engine does not run: per-frame (rank 4)
-// latents and videos, and a scalar timestep (buffers have rank ≥ 1).
-func (e *LearnedEngine) checkShapes() error {
-	bad := func(comp, dir, role string, t model.Tensor, why string) error {
-		return fmt.Errorf("inference: %s: components.%s.%s.%s: %s", e.m.Name, comp, dir, role, why)
+// newSession creates the session of a component. A denoiser whose
+// manifest declares a scalar timestep gets its graph rewritten so that the
+// timestep is a [1] input (model.VectorizeScalarInput), loaded from memory;
+// e.vecT records the new input's name.
+func (e *LearnedEngine) newSession(comp string) (*Session, error) {
+	cfg := SessionConfig{
+		Name:           e.m.Name + "/" + comp,
+		Providers:      e.opt.Providers,
+		IntraOpThreads: e.opt.IntraOpThreads,
+		InterOpThreads: e.opt.InterOpThreads,
+		Logger:         e.opt.Logger,
 	}
-	for comp, roles := range map[string][]string{
-		model.CompVAEEncoder: {model.RoleImage, model.RoleLatent},
-		model.CompDenoiser:   {model.RoleLatent, model.RoleImageLatent, model.RolePrediction},
-		model.CompVAEDecoder: {model.RoleLatent, model.RoleVideo},
-	} {
-		c := e.pkg.Component(comp)
-		for _, r := range roles {
-			for dir, t := range map[string]model.Tensor{"inputs": c.Inputs[r], "outputs": c.Outputs[r]} {
-				if t.Name != "" && t.Rank() != 5 {
-					return bad(comp, dir, r, t, "rank 4 (frames folded into the batch) is not supported by the learned engine; export [B, C, T, h, w]")
+	path := e.pkg.Path(comp)
+	if comp == model.CompDenoiser || comp == model.CompDenoiserLowNoise {
+		if t := e.pkg.Component(comp).Inputs[model.RoleTimestep]; t.Rank() == 0 {
+			data, vec, ok, err := model.VectorizeScalarInput(path, t.Name)
+			if err != nil {
+				return nil, fmt.Errorf("inference: %s: components.%s.inputs.%s: a scalar timestep is fed through a rewritten graph: %w (export the timestep as [B] instead)",
+					e.m.Name, comp, model.RoleTimestep, err)
+			}
+			if ok { // else the graph's input is not a scalar: CheckIO says so
+				s, err := NewSession(data, cfg)
+				if err == nil {
+					e.vecT[comp] = vec
 				}
+				return s, err
 			}
 		}
 	}
-	if t := e.pkg.Component(model.CompDenoiser).Inputs[model.RoleTimestep]; t.Rank() != 1 {
-		return bad(model.CompDenoiser, "inputs", model.RoleTimestep, t, "a scalar timestep is not supported; export it as [B]")
+	return NewSessionFromFile(path, cfg)
+}
+
+// denoiserRuns returns how many times the denoiser component has run.
+func (e *LearnedEngine) denoiserRuns(comp string) int64 {
+	if r := e.runs[comp]; r != nil {
+		return r.Load()
 	}
-	return nil
+	return 0
 }
 
 // ortInfos converts session tensor descriptions for Package.CheckIO.
@@ -378,7 +420,9 @@ func (e *LearnedEngine) Generate(ctx context.Context, in *paimeng.GenInput, sink
 	return nil
 }
 
-// learnedJob is one clip's buffers and conditioning.
+// learnedJob is one clip's buffers and conditioning. Latents are
+// [C, T, h, w] per batch item in Go; the buffers of tensors in another
+// layout are transposed when filled and read.
 type learnedJob struct {
 	e        *LearnedEngine
 	p        learnedPlan
@@ -387,9 +431,15 @@ type learnedJob struct {
 
 	hidden [2][]float32 // text encoder output by branch
 	mask   [2][]int32   // attention mask by branch
-	ylat   []float32    // normalised image latent
+	ylat   []float32    // normalised image latent, [C, T or 1, h, w]
 	embeds []float32    // image embedding
 
+	denoiseSet             // the denoiser (the high-noise expert)
+	low        *denoiseSet // the low-noise expert, if any
+}
+
+// denoiseSet is the bound calls of one denoiser.
+type denoiseSet struct {
 	pair   *denoiseCall    // batch of 2, conditional first
 	single [2]*denoiseCall // batch of 1 by branch
 }
@@ -398,6 +448,10 @@ type learnedJob struct {
 type denoiseCall struct {
 	b         *Binding
 	x, t, out *Buffer
+	// frames says the latent buffers are [B·T, C, h, w] (layout bt_chw).
+	frames    bool
+	c, tn, hw int // C, T and h·w of an item
+	runs      *atomic.Int64
 }
 
 func (j *learnedJob) close() {
@@ -424,10 +478,59 @@ func (j *learnedJob) alloc(b *Binding, comp string, out bool, role string, shape
 	if out {
 		t = c.Outputs[role]
 	}
-	return b.Alloc(t.Name, shape...)
+	name := t.Name
+	if vec := j.e.vecT[comp]; vec != "" && !out && role == model.RoleTimestep {
+		name = vec
+	}
+	return b.Alloc(name, shape...)
 }
 
+// guided reports whether the denoiser (the high-noise expert) runs the
+// unconditional branch.
 func (j *learnedJob) guided() bool { return j.e.guidance != 1 }
+
+// unconditional reports whether any denoiser runs the unconditional branch.
+func (j *learnedJob) unconditional() bool {
+	return j.guided() || j.e.sessions[model.CompDenoiserLowNoise] != nil && j.e.guidanceLow != 1
+}
+
+// latentShape is the buffer shape of a latent tensor in the denoiser's
+// layout, for B items of T frames, or of a VAE's rank 4 or 5 tensor.
+func latentShape(rank4 bool, B, C, T, h, w int64) []int64 {
+	if rank4 {
+		return []int64{B * T, C, h, w}
+	}
+	return []int64{B, C, T, h, w}
+}
+
+// putLatent writes one item src, [C, T, hw] in Go's layout, into buffer b
+// from element off: as it is, or with frames first ([T, C, hw]) when
+// frames is set. It allocates nothing.
+func putLatent(b *Buffer, off int, src []float32, C, T, hw int, frames bool) {
+	if !frames {
+		putFloats(b, off, src)
+		return
+	}
+	for c := range C {
+		for t := range T {
+			putFloats(b, off+(t*C+c)*hw, src[(c*T+t)*hw:(c*T+t+1)*hw])
+		}
+	}
+}
+
+// getLatent reads one item into dst, [C, T, hw], from buffer b at element
+// off, transposing from [T, C, hw] when frames is set.
+func getLatent(b *Buffer, off int, dst []float32, C, T, hw int, frames bool) {
+	if !frames {
+		getFloats(b, off, dst)
+		return
+	}
+	for c := range C {
+		for t := range T {
+			getFloats(b, off+(t*C+c)*hw, dst[(c*T+t)*hw:(c*T+t+1)*hw])
+		}
+	}
+}
 
 // prepare computes the conditioning and binds the denoiser.
 func (j *learnedJob) prepare(in *paimeng.GenInput) error {
@@ -449,22 +552,33 @@ func (j *learnedJob) prepare(in *paimeng.GenInput) error {
 			return err
 		}
 	}
-	var err error
-	switch {
-	case !j.guided():
-		j.single[sample.Conditional], err = j.newDenoiseCall(sample.Conditional)
-	case m.BatchedGuidance:
-		j.pair, err = j.newDenoiseCall(sample.Conditional, sample.Unconditional)
-	default:
-		j.single[sample.Conditional], err = j.newDenoiseCall(sample.Conditional)
-		if err == nil {
-			j.single[sample.Unconditional], err = j.newDenoiseCall(sample.Unconditional)
-		}
-	}
-	if err != nil {
+	if err := j.bindDenoiser(&j.denoiseSet, model.CompDenoiser, e.guidance); err != nil {
 		return fmt.Errorf("inference: %s: denoiser: %w", m.Name, err)
 	}
+	if e.sessions[model.CompDenoiserLowNoise] != nil {
+		j.low = &denoiseSet{}
+		if err := j.bindDenoiser(j.low, model.CompDenoiserLowNoise, e.guidanceLow); err != nil {
+			return fmt.Errorf("inference: %s: low-noise denoiser: %w", m.Name, err)
+		}
+	}
 	return nil
+}
+
+// bindDenoiser binds the calls a denoiser needs at a guidance scale.
+func (j *learnedJob) bindDenoiser(set *denoiseSet, comp string, guidance float64) error {
+	var err error
+	switch {
+	case guidance == 1:
+		set.single[sample.Conditional], err = j.newDenoiseCall(comp, sample.Conditional)
+	case j.e.m.BatchedGuidance:
+		set.pair, err = j.newDenoiseCall(comp, sample.Conditional, sample.Unconditional)
+	default:
+		set.single[sample.Conditional], err = j.newDenoiseCall(comp, sample.Conditional)
+		if err == nil {
+			set.single[sample.Unconditional], err = j.newDenoiseCall(comp, sample.Unconditional)
+		}
+	}
+	return err
 }
 
 // encodeText runs the text encoder on the prompt and, with guidance, on the
@@ -473,7 +587,7 @@ func (j *learnedJob) encodeText(prompt string) error {
 	e := j.e
 	L := int64(e.m.Text.MaxLength)
 	prompts := []string{prompt}
-	if j.guided() {
+	if j.unconditional() {
 		prompts = append(prompts, "")
 	}
 	for r, s := range prompts {
@@ -481,7 +595,7 @@ func (j *learnedJob) encodeText(prompt string) error {
 		j.hidden[r] = make([]float32, L*e.hiddenD)
 	}
 	batch := 1
-	if j.guided() && e.m.BatchedGuidance {
+	if j.unconditional() && e.m.BatchedGuidance {
 		batch = 2
 	}
 	fail := func(err error) error { return fmt.Errorf("inference: %s: text encoder: %w", e.m.Name, err) }
@@ -597,26 +711,36 @@ func (j *learnedJob) encodeLatent(img image.Image) error {
 	if err != nil {
 		return fail(err)
 	}
-	video, err := j.alloc(b, comp, false, model.RoleImage, 1, 3, F, H, W)
+	// A per-frame VAE takes [F, 3, H, W] and gives [T, C, h, w].
+	rank4 := e.pkg.Component(comp).Inputs[model.RoleImage].Rank() == 4
+	video, err := j.alloc(b, comp, false, model.RoleImage, latentShape(rank4, 1, 3, F, H, W)...)
 	if err != nil {
 		return fail(err)
 	}
-	lat, err := j.alloc(b, comp, true, model.RoleLatent, 1, C, T, h, w)
+	lat, err := j.alloc(b, comp, true, model.RoleLatent, latentShape(rank4, 1, C, T, h, w)...)
 	if err != nil {
 		return fail(err)
 	}
 	still := pixels(img, int(W), int(H))
 	frame := int(H * W)
 	for c := range 3 {
-		base := c * int(F) * frame
-		putFloats(video, base, still[c*frame:(c+1)*frame])
-		fillFloats(video, base+frame, frame*int(F-1), -1) // black
+		for f := range int(F) {
+			off := (c*int(F) + f) * frame
+			if rank4 {
+				off = (f*3 + c) * frame
+			}
+			if f == 0 {
+				putFloats(video, off, still[c*frame:(c+1)*frame])
+			} else {
+				fillFloats(video, off, frame, -1) // black
+			}
+		}
 	}
 	if err := b.Run(); err != nil {
 		return fail(err)
 	}
 	j.ylat = make([]float32, lat.Len())
-	getFloats(lat, 0, j.ylat)
+	getLatent(lat, 0, j.ylat, int(C), int(T), int(h*w), rank4)
 	normalise(m.Latent, j.ylat, int(C), true)
 	return nil
 }
@@ -637,12 +761,11 @@ func normalise(l model.Latent, v []float32, channels int, enc bool) {
 	}
 }
 
-// newDenoiseCall binds a denoiser batch whose items take the given
-// branches' conditioning.
-func (j *learnedJob) newDenoiseCall(branches ...sample.Branch) (*denoiseCall, error) {
+// newDenoiseCall binds a batch of a denoiser component whose items take
+// the given branches' conditioning.
+func (j *learnedJob) newDenoiseCall(comp string, branches ...sample.Branch) (*denoiseCall, error) {
 	e, p := j.e, j.p
 	m := e.m
-	comp := model.CompDenoiser
 	ins := e.pkg.Component(comp).Inputs
 	B := int64(len(branches))
 	C, T, h, w := int64(m.Latent.Channels), int64(p.T), int64(p.h), int64(p.w)
@@ -650,14 +773,19 @@ func (j *learnedJob) newDenoiseCall(branches ...sample.Branch) (*denoiseCall, er
 	if err != nil {
 		return nil, err
 	}
-	dc := &denoiseCall{b: b}
-	if dc.x, err = j.alloc(b, comp, false, model.RoleLatent, B, C, T, h, w); err != nil {
+	frames := m.DenoiserLayout() == model.LayoutBTCHW
+	dc := &denoiseCall{b: b, frames: frames, c: int(C), tn: int(T), hw: int(h * w), runs: e.runs[comp]}
+	if dc.x, err = j.alloc(b, comp, false, model.RoleLatent, latentShape(frames, B, C, T, h, w)...); err != nil {
 		return nil, err
 	}
-	if dc.t, err = j.alloc(b, comp, false, model.RoleTimestep, B); err != nil {
+	tb := B // one time per batch item; a scalar goes as [1]
+	if e.vecT[comp] != "" {
+		tb = 1
+	}
+	if dc.t, err = j.alloc(b, comp, false, model.RoleTimestep, tb); err != nil {
 		return nil, err
 	}
-	if dc.out, err = j.alloc(b, comp, true, model.RolePrediction, B, C, T, h, w); err != nil {
+	if dc.out, err = j.alloc(b, comp, true, model.RolePrediction, latentShape(frames, B, C, T, h, w)...); err != nil {
 		return nil, err
 	}
 	// Without text, the unconditional branch is the unconditioned image.
@@ -689,13 +817,13 @@ func (j *learnedJob) newDenoiseCall(branches ...sample.Branch) (*denoiseCall, er
 		if m.ImageLatent == model.ImageLatentImage {
 			Ty = 1
 		}
-		buf, err := j.alloc(b, comp, false, model.RoleImageLatent, B, C, Ty, h, w)
+		buf, err := j.alloc(b, comp, false, model.RoleImageLatent, latentShape(frames, B, C, Ty, h, w)...)
 		if err != nil {
 			return nil, err
 		}
 		for r, br := range branches {
 			if !zeroImage(br) {
-				putFloats(buf, r*len(j.ylat), j.ylat)
+				putLatent(buf, r*len(j.ylat), j.ylat, int(C), int(Ty), int(h*w), frames)
 			}
 		}
 	}
@@ -734,7 +862,15 @@ func (j *learnedJob) sampler() (sample.Sampler, error) {
 	case model.KindEDM:
 		s, err = sample.NewEDMEuler(e.m.EDMConfig(e.steps, e.guidance), j.n, j.denoise)
 	default:
-		s, err = sample.NewFlowEuler(e.m.FlowConfig(e.steps, e.guidance), j.n, j.denoise)
+		cfg := e.m.FlowConfig(e.steps, e.guidance)
+		cfg.Tokens = e.m.Tokens(model.Resolution{Width: j.p.spec.Width, Height: j.p.spec.Height}, j.p.spec.Frames)
+		if cfg.LowNoise != nil {
+			if j.low == nil {
+				return nil, fmt.Errorf("inference: %s: the low-noise denoiser is not bound", e.m.Name)
+			}
+			cfg.LowNoise.Model, cfg.LowNoise.Guidance = j.denoiseLow, e.guidanceLow
+		}
+		s, err = sample.NewFlowEuler(cfg, j.n, j.denoise)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inference: %s: %w", e.m.Name, err)
@@ -742,19 +878,29 @@ func (j *learnedJob) sampler() (sample.Sampler, error) {
 	return s, nil
 }
 
-// denoise is the job's sample.Denoiser: it copies the latents and the time
-// into the bound buffers (one batch of 2 for a guided pair when the model
-// takes it, else one call per item), runs the denoiser and copies the
-// predictions out. It allocates nothing.
+// denoise is the job's sample.Denoiser for the denoiser (the high-noise
+// expert): it copies the latents and the time into the bound buffers (one
+// batch of 2 for a guided pair when the model takes it, else one call per
+// item), runs the denoiser and copies the predictions out. It allocates
+// nothing.
 func (j *learnedJob) denoise(_ context.Context, x []float32, t float32, branches []sample.Branch, out []float32) error {
-	if len(branches) == 2 && j.pair != nil && branches[0] == sample.Conditional && branches[1] == sample.Unconditional {
-		return j.pair.run(x, t, out)
+	return j.denoiseSet.run(j, x, t, branches, out)
+}
+
+// denoiseLow is denoise for the low-noise expert.
+func (j *learnedJob) denoiseLow(_ context.Context, x []float32, t float32, branches []sample.Branch, out []float32) error {
+	return j.low.run(j, x, t, branches, out)
+}
+
+func (s *denoiseSet) run(j *learnedJob, x []float32, t float32, branches []sample.Branch, out []float32) error {
+	if len(branches) == 2 && s.pair != nil && branches[0] == sample.Conditional && branches[1] == sample.Unconditional {
+		return s.pair.run(x, t, out)
 	}
 	n := j.n
 	for i, br := range branches {
 		var c *denoiseCall
-		if int(br) < len(j.single) {
-			c = j.single[br]
+		if int(br) < len(s.single) {
+			c = s.single[br]
 		}
 		if c == nil {
 			return fmt.Errorf("inference: %s: no denoiser binding for the %v branch", j.e.m.Name, br)
@@ -766,15 +912,24 @@ func (j *learnedJob) denoise(_ context.Context, x []float32, t float32, branches
 	return nil
 }
 
+// run runs the call on the len(x)/n items of x, each [C, T, h, w].
 func (c *denoiseCall) run(x []float32, t float32, out []float32) error {
-	putFloats(c.x, 0, x)
+	n := c.c * c.tn * c.hw
+	for i := 0; i < len(x); i += n {
+		putLatent(c.x, i, x[i:i+n], c.c, c.tn, c.hw, c.frames)
+	}
 	for i := range c.t.Len() {
 		putNumber(c.t, i, float64(t))
 	}
 	if err := c.b.Run(); err != nil {
 		return err
 	}
-	getFloats(c.out, 0, out)
+	if c.runs != nil {
+		c.runs.Add(1)
+	}
+	for i := 0; i < len(out); i += n {
+		getLatent(c.out, i, out[i:i+n], c.c, c.tn, c.hw, c.frames)
+	}
 	return nil
 }
 
@@ -791,17 +946,19 @@ func (j *learnedJob) decode(ctx context.Context, z []float32, sink paimeng.Frame
 	if err != nil {
 		return fail(err)
 	}
-	lat, err := j.alloc(b, comp, false, model.RoleLatent, 1, C, T, h, w)
+	// A per-frame VAE takes [T, C, h, w] and gives [F, 3, H, W].
+	rank4 := e.pkg.Component(comp).Inputs[model.RoleLatent].Rank() == 4
+	lat, err := j.alloc(b, comp, false, model.RoleLatent, latentShape(rank4, 1, C, T, h, w)...)
 	if err != nil {
 		return fail(err)
 	}
-	video, err := j.alloc(b, comp, true, model.RoleVideo, 1, 3, int64(F), int64(H), int64(W))
+	video, err := j.alloc(b, comp, true, model.RoleVideo, latentShape(rank4, 1, 3, int64(F), int64(H), int64(W))...)
 	if err != nil {
 		return fail(err)
 	}
 	raw := append([]float32(nil), z...)
 	normalise(m.Latent, raw, int(C), false)
-	putFloats(lat, 0, raw)
+	putLatent(lat, 0, raw, int(C), int(T), int(h*w), rank4)
 	if err := b.Run(); err != nil {
 		return fail(err)
 	}
@@ -813,7 +970,11 @@ func (j *learnedJob) decode(ctx context.Context, z []float32, sink paimeng.Frame
 			return err
 		}
 		for c := range 3 {
-			getFloats(video, (c*F+f)*n, rgb[c*n:(c+1)*n])
+			off := (c*F + f) * n
+			if rank4 {
+				off = (f*3 + c) * n
+			}
+			getFloats(video, off, rgb[c*n:(c+1)*n])
 		}
 		toYUV420(frame, rgb, W, H)
 		if err := sink.WriteFrame(frame); err != nil {

@@ -49,6 +49,22 @@ type TinyOptions struct {
 	// gives them float16 inputs and outputs (the timestep stays float32);
 	// they compute in float32 inside. The VAE stays float32.
 	Float16 bool
+	// Boundary, when not 0, makes a two-expert package in the manner of
+	// Wan 2.2 A14B: denoiser_low_noise.onnx, a second denoiser of the same
+	// structure with its own weights, denoises below the noise level
+	// Boundary (scheduler.boundary, in (0, 1)) at guidance 2
+	// (defaults.guidance_low_noise).
+	Boundary float64
+	// SVD writes a package in the layout of Stable Video Diffusion instead
+	// of Wan's: kind edm (edm_euler, v-prediction, c_noise timesteps, σ
+	// from 700 to 0.002), no text, a per-frame VAE with rank 4 [N, …]
+	// tensors (TemporalFactor 1), and a denoiser in latent layout bt_chw
+	// ([B·F, C, h, w] latent and prediction) taking the still's latent as
+	// [B, C, h, w] (image_latent "image") and added_time_ids [B, 3].
+	SVD bool
+	// ScalarTimestep gives the denoiser a scalar timestep input instead
+	// of [B].
+	ScalarTimestep bool
 }
 
 // Tensor names of the tiny model's graphs.
@@ -63,6 +79,7 @@ const (
 	tinyContext  = "context"
 	tinyY        = "y"
 	tinyV        = "v"
+	tinyTimeIDs  = "added_time_ids"
 	tinyOpset    = 17
 	tinyTokFile  = "tokenizer/tokenizer.json"
 	tinyMLPRatio = 4
@@ -82,6 +99,9 @@ func (o TinyOptions) withDefaults() TinyOptions {
 	}
 	def(&o.LatentChannels, 4)
 	def(&o.SpatialFactor, 8)
+	if o.SVD {
+		def(&o.TemporalFactor, 1)
+	}
 	def(&o.TemporalFactor, 4)
 	def(&o.TextLength, 16)
 	def(&o.Width, 32)
@@ -104,6 +124,12 @@ func (o TinyOptions) validate() error {
 		return fmt.Errorf("width %d and %d heads: want a width that is a multiple of 2·heads", o.Width, o.Heads)
 	case o.Blocks < 1:
 		return fmt.Errorf("blocks %d, want ≥ 1", o.Blocks)
+	case o.Boundary != 0 && !(o.Boundary > 0 && o.Boundary < 1):
+		return fmt.Errorf("boundary %v, want 0 < boundary < 1", o.Boundary)
+	case o.SVD && o.Boundary != 0:
+		return fmt.Errorf("boundary %v: the SVD layout has one denoiser", o.Boundary)
+	case o.SVD && o.TemporalFactor != 1:
+		return fmt.Errorf("temporal factor %d: the SVD layout has a per-frame VAE (1)", o.TemporalFactor)
 	}
 	for _, r := range o.Resolutions {
 		if m := 2 * o.SpatialFactor; r.Width <= 0 || r.Height <= 0 || r.Width%m != 0 || r.Height%m != 0 {
@@ -121,9 +147,11 @@ func (o TinyOptions) validate() error {
 // WriteTinyModel writes a complete model package of kind flow into dir
 // (created if needed): model.json, tokenizer/tokenizer.json (a small Unigram
 // vocabulary), text_encoder.onnx, vae_encoder.onnx, denoiser.onnx and
-// vae_decoder.onnx, with weights drawn from opt.Seed. The package passes
-// model.Load and Package.CheckRuntime; docs/models.md describes its
-// structure. Existing files of those names are replaced.
+// vae_decoder.onnx, with weights drawn from opt.Seed; with opt.Boundary
+// also denoiser_low_noise.onnx; with opt.SVD an edm package without the
+// tokenizer and text encoder. The package passes model.Load and
+// Package.CheckRuntime; docs/models.md describes its structure. Existing
+// files of those names are replaced.
 func WriteTinyModel(dir string, opt TinyOptions) error {
 	opt = opt.withDefaults()
 	if err := opt.validate(); err != nil {
@@ -134,17 +162,27 @@ func WriteTinyModel(dir string, opt TinyOptions) error {
 	if err != nil {
 		return err
 	}
-	files := []struct {
+	type file struct {
 		name  string
 		build func() ([]byte, error)
-	}{
-		{tinyTokFile, func() ([]byte, error) { return tok, nil }},
-		{"text_encoder.onnx", func() ([]byte, error) { return tinyTextEncoder(opt, len(vocab)) }},
-		{"vae_encoder.onnx", func() ([]byte, error) { return tinyVAEEncoder(opt) }},
-		{"denoiser.onnx", func() ([]byte, error) { return tinyDenoiser(opt) }},
-		{"vae_decoder.onnx", func() ([]byte, error) { return tinyVAEDecoder(opt) }},
-		{model.ManifestFile, func() ([]byte, error) { return tinyManifest(opt) }},
 	}
+	var files []file
+	if !opt.SVD {
+		files = append(files,
+			file{tinyTokFile, func() ([]byte, error) { return tok, nil }},
+			file{"text_encoder.onnx", func() ([]byte, error) { return tinyTextEncoder(opt, len(vocab)) }})
+	}
+	files = append(files,
+		file{"vae_encoder.onnx", func() ([]byte, error) { return tinyVAEEncoder(opt) }},
+		file{"denoiser.onnx", func() ([]byte, error) { return tinyDenoiser(opt, "tiny_denoiser", streamDenoiser) }})
+	if opt.Boundary != 0 {
+		files = append(files, file{"denoiser_low_noise.onnx", func() ([]byte, error) {
+			return tinyDenoiser(opt, "tiny_denoiser_low_noise", streamDenoiserLow)
+		}})
+	}
+	files = append(files,
+		file{"vae_decoder.onnx", func() ([]byte, error) { return tinyVAEDecoder(opt) }},
+		file{model.ManifestFile, func() ([]byte, error) { return tinyManifest(opt) }})
 	for _, f := range files {
 		b, err := f.build()
 		if err != nil {
@@ -169,7 +207,7 @@ func tinyManifest(o TinyOptions) ([]byte, error) {
 		fl = model.Float16
 	}
 	t := func(name string, dt model.DType, dims ...any) model.Tensor {
-		tt := model.Tensor{Name: name, DType: dt}
+		tt := model.Tensor{Name: name, DType: dt, Shape: []model.Dim{}}
 		for _, d := range dims {
 			switch v := d.(type) {
 			case int:
@@ -217,6 +255,41 @@ func tinyManifest(o TinyOptions) ([]byte, error) {
 				Inputs:  map[string]model.Tensor{model.RoleLatent: t(tinyLatent, model.Float32, "B", c, "T", "h", "w")},
 				Outputs: map[string]model.Tensor{model.RoleVideo: t(tinyVideo, model.Float32, "B", 3, "F", "H", "W")}},
 		},
+	}
+	ts := t(tinyT, model.Float32, "B")
+	if o.ScalarTimestep {
+		ts = t(tinyT, model.Float32)
+	}
+	m.Components.Denoiser.Inputs[model.RoleTimestep] = ts
+	if o.Boundary != 0 {
+		m.Name = "paimeng-tiny-experts"
+		m.Scheduler.Boundary = o.Boundary
+		m.Defaults.GuidanceLowNoise = 2
+		low := *m.Components.Denoiser
+		low.File = "denoiser_low_noise.onnx"
+		m.Components.DenoiserLowNoise = &low
+	}
+	if o.SVD {
+		m.Name, m.Kind = "paimeng-tiny-svd", model.KindEDM
+		m.Latent = model.Latent{Channels: c, SpatialFactor: o.SpatialFactor, TemporalFactor: 1,
+			ScalingFactor: 0.18215, Layout: model.LayoutBTCHW}
+		m.Scheduler = model.Scheduler{Type: model.SchedulerEDMEuler, SigmaMin: 0.002, SigmaMax: 700, Rho: 7, SigmaData: 1,
+			Prediction: "v", Timestep: model.TimestepCNoise}
+		m.ImageLatent = model.ImageLatentImage
+		m.Text, m.Components.TextEncoder = nil, nil
+		m.Components.VAEEncoder = &model.Component{File: "vae_encoder.onnx",
+			Inputs:  map[string]model.Tensor{model.RoleImage: t(tinyVideo, model.Float32, "N", 3, "H", "W")},
+			Outputs: map[string]model.Tensor{model.RoleLatent: t(tinyLatent, model.Float32, "N", c, "h", "w")}}
+		m.Components.Denoiser = &model.Component{File: "denoiser.onnx",
+			Inputs: map[string]model.Tensor{
+				model.RoleLatent:       t(tinyX, fl, "N", c, "h", "w"),
+				model.RoleTimestep:     ts,
+				model.RoleImageLatent:  t(tinyY, fl, "B", c, "h", "w"),
+				model.RoleAddedTimeIDs: t(tinyTimeIDs, model.Float32, "B", 3)},
+			Outputs: map[string]model.Tensor{model.RolePrediction: t(tinyV, fl, "N", c, "h", "w")}}
+		m.Components.VAEDecoder = &model.Component{File: "vae_decoder.onnx",
+			Inputs:  map[string]model.Tensor{model.RoleLatent: t(tinyLatent, model.Float32, "N", c, "h", "w")},
+			Outputs: map[string]model.Tensor{model.RoleVideo: t(tinyVideo, model.Float32, "N", 3, "H", "W")}}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -466,6 +539,7 @@ const (
 	streamVAEEnc
 	streamDenoiser
 	streamVAEDec
+	streamDenoiserLow
 )
 
 // tinyTextEncoder: token and position embeddings, one pre-norm transformer
@@ -520,7 +594,12 @@ func vaeWidth(i int) int { return min(16<<i, 32) }
 // projection to C channels.
 func tinyVAEEncoder(o TinyOptions) ([]byte, error) {
 	n := newTinyNet("tiny_vae_encoder", o.Seed, streamVAEEnc, false)
-	x := n.input(tinyVideo, tFloat, "B", 3, "F", "H", "W")
+	var x string
+	if o.SVD { // [N, 3, H, W]: each frame as a one-frame video
+		x = n.node("Unsqueeze", []string{n.input(tinyVideo, tFloat, "N", 3, "H", "W"), n.ints(2)}, nil)
+	} else {
+		x = n.input(tinyVideo, tFloat, "B", 3, "F", "H", "W")
+	}
 	t := int64(o.TemporalFactor)
 	if t > 1 {
 		pads := n.ints(0, 0, t-1, 0, 0, 0, 0, 0, 0, 0)
@@ -539,6 +618,11 @@ func tinyVAEEncoder(o TinyOptions) ([]byte, error) {
 		cin = cout
 	}
 	x = n.conv3d("proj", x, cin, o.LatentChannels, []int64{1, 1, 1}, []int64{1, 1, 1}, []int64{0, 0, 0, 0, 0, 0})
+	if o.SVD {
+		n.node("Squeeze", []string{x, n.ints(2)}, nil, tinyLatent)
+		n.output(tinyLatent, tFloat, "N", o.LatentChannels, "h", "w")
+		return n.model(tinyOpset)
+	}
 	n.node("Identity", []string{x}, nil, tinyLatent)
 	n.output(tinyLatent, tFloat, "B", o.LatentChannels, "T", "h", "w")
 	return n.model(tinyOpset)
@@ -550,7 +634,12 @@ func tinyVAEEncoder(o TinyOptions) ([]byte, error) {
 // 2× spatial upsampling steps, a 3×3 convolution to RGB and Tanh.
 func tinyVAEDecoder(o TinyOptions) ([]byte, error) {
 	n := newTinyNet("tiny_vae_decoder", o.Seed, streamVAEDec, false)
-	x := n.input(tinyLatent, tFloat, "B", o.LatentChannels, "T", "h", "w")
+	var x string
+	if o.SVD { // [N, C, h, w]: each frame as a one-frame latent
+		x = n.node("Unsqueeze", []string{n.input(tinyLatent, tFloat, "N", o.LatentChannels, "h", "w"), n.ints(2)}, nil)
+	} else {
+		x = n.input(tinyLatent, tFloat, "B", o.LatentChannels, "T", "h", "w")
+	}
 	levels := bitsLen(o.SpatialFactor) - 1
 	t := int64(o.TemporalFactor)
 	cin := vaeWidth(levels - 1)
@@ -569,6 +658,11 @@ func tinyVAEDecoder(o TinyOptions) ([]byte, error) {
 		cin = cout
 	}
 	x = n.conv3d("out", x, cin, 3, []int64{1, 3, 3}, []int64{1, 1, 1}, []int64{0, 1, 1, 0, 1, 1})
+	if o.SVD {
+		n.node("Tanh", []string{n.node("Squeeze", []string{x, n.ints(2)}, nil)}, nil, tinyVideo)
+		n.output(tinyVideo, tFloat, "N", 3, "H", "W")
+		return n.model(tinyOpset)
+	}
 	n.node("Tanh", []string{x}, nil, tinyVideo)
 	n.output(tinyVideo, tFloat, "B", 3, "F", "H", "W")
 	return n.model(tinyOpset)
@@ -591,13 +685,44 @@ func bitsLen(v int) int {
 // self-attention and for the MLP); each block also cross-attends to the
 // text; a modulated final norm and a linear head are unpatchified back to
 // [B, C, T, h, w]. It predicts the flow velocity.
-func tinyDenoiser(o TinyOptions) ([]byte, error) {
+//
+// With o.SVD it takes Stable Video Diffusion's layout: x [B·T, C, h, w] is
+// reshaped to [B, T, C, h, w] (B from y) and transposed to [B, C, T, h, w],
+// y [B, C, h, w] is repeated over the T frames, there is no text (no
+// cross-attention) and added_time_ids [B, 3] go through a linear layer
+// into the timestep embedding; the output is transposed back to
+// [B·T, C, h, w]. With o.ScalarTimestep t is a scalar, expanded to [B].
+// name and stream name the graph and its weights (a second expert has its
+// own).
+func tinyDenoiser(o TinyOptions, name string, stream uint64) ([]byte, error) {
 	d, c := o.Width, o.LatentChannels
-	n := newTinyNet("tiny_denoiser", o.Seed, streamDenoiser, o.Float16)
-	x := n.inputF(tinyX, "B", c, "T", "h", "w")
-	ts := n.input(tinyT, tFloat, "B")
-	ctx := n.inputF(tinyContext, "B", "L", d)
-	y := n.inputF(tinyY, "B", c, "T", "h", "w")
+	n := newTinyNet(name, o.Seed, stream, o.Float16)
+	var x, ts, ctx, y, tids, xIn string
+	if o.SVD {
+		x = n.inputF(tinyX, "N", c, "h", "w")
+	} else {
+		x = n.inputF(tinyX, "B", c, "T", "h", "w")
+	}
+	if o.ScalarTimestep {
+		ts = n.input(tinyT, tFloat)
+	} else {
+		ts = n.input(tinyT, tFloat, "B")
+	}
+	if o.SVD {
+		y = n.inputF(tinyY, "B", c, "h", "w")
+		tids = n.input(tinyTimeIDs, tFloat, "B", 3)
+		// [B·T, C, h, w] → [B, T, C, h, w] → [B, C, T, h, w].
+		xIn = x
+		xs, ys := n.node("Shape", []string{x}, nil), n.node("Shape", []string{y}, nil)
+		nb := n.node("Slice", []string{xs, n.ints(0), n.ints(1), n.ints(0)}, nil)
+		yb := n.node("Slice", []string{ys, n.ints(0), n.ints(1), n.ints(0)}, nil)
+		hw := n.node("Slice", []string{xs, n.ints(2), n.ints(4), n.ints(0)}, nil)
+		x = n.node("Reshape", []string{x, n.node("Concat", []string{yb, n.bin("Div", nb, yb), n.ints(int64(c)), hw}, attrs{"axis": 0})}, nil)
+		x = n.node("Transpose", []string{x}, attrs{"perm": []int64{0, 2, 1, 3, 4}})
+	} else {
+		ctx = n.inputF(tinyContext, "B", "L", d)
+		y = n.inputF(tinyY, "B", c, "T", "h", "w")
+	}
 
 	// Sizes.
 	shp := n.node("Shape", []string{x}, nil)
@@ -605,6 +730,12 @@ func tinyDenoiser(o TinyOptions) ([]byte, error) {
 	bDim, tDim, hDim, wDim := dim(0), dim(2), dim(3), dim(4)
 	two := n.ints(2)
 	h2, w2 := n.bin("Div", hDim, two), n.bin("Div", wDim, two)
+	if o.SVD { // the still's latent on every frame
+		y = n.node("Expand", []string{n.node("Unsqueeze", []string{y, n.ints(2)}, nil), shp}, nil)
+	}
+	if o.ScalarTimestep {
+		ts = n.node("Expand", []string{ts, bDim}, nil)
+	}
 
 	// Mask channel: 1 on the first latent frame (the still), 0 elsewhere.
 	tScalar := n.node("Squeeze", []string{tDim, n.ints(0)}, nil)
@@ -649,6 +780,10 @@ func tinyDenoiser(o TinyOptions) ([]byte, error) {
 	arg := n.bin("Mul", n.node("Unsqueeze", []string{ts, n.ints(1)}, nil), n.constF([]int64{1, int64(half)}, freqs...))
 	temb := n.node("Concat", []string{n.node("Sin", []string{arg}, nil), n.node("Cos", []string{arg}, nil)}, attrs{"axis": 1})
 	temb = n.linear("time_embed.fc2", n.silu(n.linear("time_embed.fc1", temb, d, d)), d, d)
+	if o.SVD { // fps − 1, motion bucket and noise augmentation, scaled to order 1
+		ids := n.bin("Mul", tids, n.constF([]int64{1, 3}, 0.1, 0.01, 10))
+		temb = n.bin("Add", temb, n.linear("added_time_embed", ids, 3, d))
+	}
 	act := n.silu(temb)               // [B, D]
 	mod := func(name string) string { // [B, 1, D]
 		return n.node("Unsqueeze", []string{n.linear(name, act, d, d), n.ints(1)}, nil)
@@ -663,8 +798,10 @@ func tinyDenoiser(o TinyOptions) ([]byte, error) {
 		shift2, scale2, gate2 := mod(b+".mod.shift2"), mod(b+".mod.scale2"), mod(b+".mod.gate2")
 		h := modulate(n.layerNorm(b+".norm1", tok, d, false), shift1, scale1)
 		tok = n.bin("Add", tok, n.bin("Mul", gate1, n.attention(b+".self_attn", h, h, d, o.Heads, "")))
-		h = n.layerNorm(b+".norm2", tok, d, true)
-		tok = n.bin("Add", tok, n.attention(b+".cross_attn", h, ctx, d, o.Heads, ""))
+		if ctx != "" {
+			h = n.layerNorm(b+".norm2", tok, d, true)
+			tok = n.bin("Add", tok, n.attention(b+".cross_attn", h, ctx, d, o.Heads, ""))
+		}
 		h = modulate(n.layerNorm(b+".norm3", tok, d, false), shift2, scale2)
 		tok = n.bin("Add", tok, n.bin("Mul", gate2, n.mlp(b+".mlp", h, d)))
 	}
@@ -676,6 +813,12 @@ func tinyDenoiser(o TinyOptions) ([]byte, error) {
 		[]string{bDim, tDim, h2, w2, n.ints(int64(c), 2, 2)}, attrs{"axis": 0})}, nil)
 	u = n.node("Transpose", []string{u}, attrs{"perm": []int64{0, 4, 1, 2, 5, 3, 6}})
 	u = n.node("Reshape", []string{u, shp}, nil)
+	if o.SVD { // back to [B·T, C, h, w]
+		u = n.node("Transpose", []string{u}, attrs{"perm": []int64{0, 2, 1, 3, 4}})
+		u = n.node("Reshape", []string{u, n.node("Shape", []string{xIn}, nil)}, nil)
+		n.outputF(tinyV, u, "N", c, "h", "w")
+		return n.model(tinyOpset)
+	}
 	n.outputF(tinyV, u, "B", c, "T", "h", "w")
 	return n.model(tinyOpset)
 }

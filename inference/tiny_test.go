@@ -463,3 +463,72 @@ func TestTinyModelPipeline(t *testing.T) {
 		t.Error("video is constant")
 	}
 }
+
+// The variants of the tiny model load, pass ONNX Runtime's check and run:
+// two experts (Wan 2.2 A14B), Stable Video Diffusion's layout, and scalar
+// timesteps.
+func TestTinyModelVariants(t *testing.T) {
+	needORT(t)
+	for _, o := range []TinyOptions{
+		{Seed: 3, Boundary: 0.875},
+		{Seed: 3, Boundary: 0.875, Float16: true, ScalarTimestep: true},
+		{Seed: 3, SVD: true},
+		{Seed: 3, SVD: true, Float16: true, ScalarTimestep: true},
+		{Seed: 3, ScalarTimestep: true},
+	} {
+		dir, p := writeTiny(t, o)
+		if err := p.CheckRuntime(); err != nil {
+			t.Fatalf("%+v: %v", o, err)
+		}
+		m := p.Manifest
+		if got := p.Component(model.CompDenoiser).Inputs[model.RoleTimestep].Rank(); got != map[bool]int{true: 0, false: 1}[o.ScalarTimestep] {
+			t.Errorf("%+v: timestep rank %d", o, got)
+		}
+		low := p.Component(model.CompDenoiserLowNoise)
+		switch {
+		case o.Boundary != 0:
+			if low == nil || m.Scheduler.Boundary != o.Boundary || m.Defaults.GuidanceLowNoise != 2 || m.Name != "paimeng-tiny-experts" {
+				t.Errorf("%+v: low-noise expert %+v, boundary %v, guidance %v", o, low, m.Scheduler.Boundary, m.Defaults.GuidanceLowNoise)
+			}
+			a, _ := os.ReadFile(filepath.Join(dir, "denoiser.onnx"))
+			b, _ := os.ReadFile(filepath.Join(dir, "denoiser_low_noise.onnx"))
+			if len(b)-len(a) != len("_low_noise") || bytes.Equal(a, b) { // the graph names differ
+				t.Errorf("%+v: the experts' files are %d and %d bytes, equal %v: want the same structure, other weights", o, len(a), len(b), bytes.Equal(a, b))
+			}
+		case low != nil:
+			t.Errorf("%+v: a low-noise expert", o)
+		}
+		if o.SVD {
+			if m.Kind != model.KindEDM || m.Text != nil || m.DenoiserLayout() != model.LayoutBTCHW || m.Latent.TemporalFactor != 1 ||
+				m.Scheduler.Timestep != model.TimestepCNoise || m.ImageLatent != model.ImageLatentImage ||
+				p.Component(model.CompVAEDecoder).Outputs[model.RoleVideo].Rank() != 4 {
+				t.Errorf("%+v: manifest %+v", o, m)
+			}
+			for _, f := range []string{"tokenizer/tokenizer.json", "text_encoder.onnx"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+					t.Errorf("%+v: %s written", o, f)
+				}
+			}
+		}
+	}
+	for _, o := range []TinyOptions{
+		{Boundary: 1.5},
+		{Boundary: -0.2},
+		{SVD: true, Boundary: 0.5},
+		{SVD: true, TemporalFactor: 4},
+	} {
+		if err := WriteTinyModel(t.TempDir(), o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	// The default package is unchanged by the variants' options being zero.
+	a, _ := writeTiny(t, TinyOptions{Seed: 3})
+	b, _ := writeTiny(t, TinyOptions{Seed: 3, Boundary: 0.5})
+	for _, f := range []string{"denoiser.onnx", "vae_encoder.onnx", "vae_decoder.onnx", "text_encoder.onnx"} {
+		fa, _ := os.ReadFile(filepath.Join(a, f))
+		fb, _ := os.ReadFile(filepath.Join(b, f))
+		if !bytes.Equal(fa, fb) {
+			t.Errorf("%s differs with a low-noise expert added", f)
+		}
+	}
+}
