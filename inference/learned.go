@@ -34,7 +34,8 @@ type LearnedOptions struct {
 	IntraOpThreads int
 	InterOpThreads int
 	// Steps and Guidance override the manifest's defaults.steps and
-	// defaults.guidance when not 0.
+	// defaults.guidance when not 0; Guidance also overrides
+	// defaults.guidance_low_noise (it sets both experts' scale).
 	Steps    int
 	Guidance float64
 	// Logger receives the sessions' log lines (default slog.Default()).
