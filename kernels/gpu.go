@@ -41,11 +41,13 @@ func (d *driver) fail(r int32, format string, args ...any) error {
 
 // Options configures Open.
 type Options struct {
-	Device   int    // CUDA device ordinal
-	Driver   string // the CUDA driver library; default DefaultLibrary
-	NVRTC    string // the NVRTC library; default the first of NVRTCLibraries that loads
-	CacheDir string // where compiled programs are kept; "" compiles every time
-	Source   string // CUDA source; default Source
+	Device int    // CUDA device ordinal
+	Driver string // the CUDA driver library; default DefaultLibrary
+	NVRTC  string // the NVRTC library; default the first of NVRTCLibraries, then of NVRTCFallbacks, that loads
+	// NVRTCFallbacks are tried after NVRTCLibraries when NVRTC is "".
+	NVRTCFallbacks []string
+	CacheDir       string // where compiled programs are kept; "" compiles every time
+	Source         string // CUDA source; default Source
 }
 
 // GPU is one device with the project's kernels loaded: its primary
@@ -90,7 +92,7 @@ func Open(opt Options) (*GPU, error) {
 	if src == "" {
 		src = Source
 	}
-	g.Program, err = Compile(src, opt.NVRTC, g.Device.Major, g.Device.Minor, opt.CacheDir)
+	g.Program, err = Compile(src, opt.NVRTC, g.Device.Major, g.Device.Minor, opt.CacheDir, opt.NVRTCFallbacks...)
 	if err != nil {
 		return nil, err
 	}

@@ -53,10 +53,10 @@ var (
 
 // loadNVRTC opens the named library, or the first of NVRTCLibraries that
 // loads, and resolves NVRTC's entry points.
-func loadNVRTC(library string) (*nvrtcAPI, error) {
+func loadNVRTC(library string, fallbacks ...string) (*nvrtcAPI, error) {
 	nvrtcMu.Lock()
 	defer nvrtcMu.Unlock()
-	names := NVRTCLibraries
+	names := append(slices.Clone(NVRTCLibraries), fallbacks...)
 	if library != "" {
 		names = []string{library}
 	}
@@ -149,9 +149,12 @@ var CompileOptions = []string{"--fmad=false", "--std=c++14", "-default-device"}
 // (library as loadNVRTC takes it). With cacheDir set, the result is kept
 // there under a hash of the source, options, NVRTC version and
 // architecture, and read back instead of compiling again.
-func Compile(src, library string, major, minor int, cacheDir string) (*Program, error) {
+//
+// With library "", the first of NVRTCLibraries and then of fallbacks that
+// loads is used.
+func Compile(src, library string, major, minor int, cacheDir string, fallbacks ...string) (*Program, error) {
 	start := time.Now()
-	api, err := loadNVRTC(library)
+	api, err := loadNVRTC(library, fallbacks...)
 	if err != nil {
 		return nil, err
 	}

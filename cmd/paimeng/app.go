@@ -65,6 +65,7 @@ type App struct {
 
 	servers []boundServer
 	served  []string // the engines this worker renders
+	gpus    []kernels.Device
 	ln      net.Listener
 	httpSrv *http.Server
 
@@ -302,6 +303,7 @@ func (a *App) openWorker(ctx context.Context) error {
 		return fmt.Errorf("onnx runtime (%s): %w; run make setup or set PAIMENG_ORT_LIBRARY", a.cfg.ORTLibrary, err)
 	}
 	gpus := a.logGPUs()
+	a.gpus = gpus
 	codec, err := a.chooseEncoder(ctx)
 	if err != nil {
 		return err
@@ -338,6 +340,7 @@ func (a *App) openWorker(ctx context.Context) error {
 	if len(a.served) == 0 {
 		return fmt.Errorf("this worker can serve none of PAIMENG_ENGINES (%s): no model package of those names in %s", strings.Join(a.cfg.Engines, ", "), a.cfg.ModelsDir)
 	}
+	slots := a.engineSlots(built)
 	a.meterEngines(built, gpus)
 	def := a.served[0]
 	if built[queue.DefaultEngine] != nil {
@@ -348,7 +351,7 @@ func (a *App) openWorker(ctx context.Context) error {
 		FFmpeg: a.cfg.FFmpeg,
 		Codec:  codec,
 		Preset: a.cfg.EncoderPreset,
-	}, media.RendererOptions{EngineSlots: a.cfg.EngineConcurrency})
+	}, media.RendererOptions{EngineSlots: slots})
 	w, err := queue.NewWorker(queue.WorkerConfig{
 		Renderer: renderer,
 		Blobs:    a.blobs,
@@ -413,7 +416,7 @@ func (a *App) chooseEncoder(ctx context.Context) (string, error) {
 // logGPUs looks for GPUs once, logs each one found or why there is none,
 // and records them for /metrics.
 func (a *App) logGPUs() []kernels.Device {
-	ds, err := kernels.Detect()
+	ds, err := kernels.DetectLibrary(a.cfg.CUDADriver)
 	if err != nil {
 		var ng *kernels.NoGPUError
 		if errors.As(err, &ng) {
@@ -461,6 +464,21 @@ func engineDevice(eng paimeng.Engine) string {
 func (a *App) newEngine(name string) (paimeng.Engine, func() error, error) {
 	switch name {
 	case "camera":
+		gpu, err := a.cameraGPU()
+		if err != nil {
+			return nil, nil, err
+		}
+		if gpu != nil {
+			ge, err := inference.NewGPUCameraEngine(gpu, inference.CameraOptions{MaxSide: a.cfg.MaxSide})
+			if err == nil {
+				return ge, func() error { ge.Close(); return gpu.Close() }, nil
+			}
+			gpu.Close()
+			if a.cfg.CameraDevice != "auto" {
+				return nil, nil, fmt.Errorf("camera engine on %s: %w", a.cfg.CameraDevice, err)
+			}
+			a.log.Warn("camera engine cannot run on the GPU; it runs on CPU", "err", err)
+		}
 		cam, err := inference.NewCameraEngine(inference.CameraOptions{MaxSide: a.cfg.MaxSide})
 		if err != nil {
 			return nil, nil, err
@@ -468,6 +486,56 @@ func (a *App) newEngine(name string) (paimeng.Engine, func() error, error) {
 		return cam, cam.Close, nil
 	}
 	return nil, nil, fmt.Errorf("unknown engine %q; built-in engines: %s", name, strings.Join(builtinEngines, ", "))
+}
+
+// engineSlots is PAIMENG_ENGINE_CONCURRENCY, or, when that is 0 and
+// engines run on GPUs, one engine run per GPU in use.
+func (a *App) engineSlots(built map[string]paimeng.Engine) int {
+	if a.cfg.EngineConcurrency > 0 {
+		return a.cfg.EngineConcurrency
+	}
+	used := map[string]bool{}
+	for _, name := range a.served {
+		for _, d := range strings.Split(engineDevice(built[name]), ",") {
+			if d != inference.ProviderCPU {
+				_, ord, _ := strings.Cut(d, ":")
+				used[ord] = true
+			}
+		}
+	}
+	if len(used) > 0 {
+		a.log.Info("engine runs limited to one per GPU in use (PAIMENG_ENGINE_CONCURRENCY=0)", "engine_slots", len(used))
+	}
+	return len(used)
+}
+
+// cameraGPU opens the GPU PAIMENG_CAMERA_DEVICE names, compiling the
+// kernels for it, and logs the result. With auto it returns nil when there
+// is no GPU or the kernels cannot be loaded (logged); with cuda:N that is
+// an error. With cpu it returns nil.
+func (a *App) cameraGPU() (*kernels.GPU, error) {
+	dev, _ := cameraDevice(a.cfg.CameraDevice)
+	if dev == -2 || (dev == -1 && len(a.gpus) == 0) {
+		return nil, nil
+	}
+	g, err := kernels.Open(kernels.Options{
+		Device:         max(dev, 0),
+		Driver:         a.cfg.CUDADriver,
+		NVRTC:          a.cfg.NVRTCLibrary,
+		NVRTCFallbacks: nvrtcFallbacks(),
+		CacheDir:       a.cfg.KernelCache,
+	})
+	if err != nil {
+		if dev >= 0 {
+			return nil, fmt.Errorf("PAIMENG_CAMERA_DEVICE=%s: %w", a.cfg.CameraDevice, err)
+		}
+		a.log.Warn("CUDA kernels cannot be loaded; the camera engine runs on CPU", "err", err)
+		return nil, nil
+	}
+	p := g.Program
+	a.log.Info("CUDA kernels", "device", g.Device.String(), "arch", p.Arch, "image", p.Kind, "nvrtc", p.NVRTC,
+		"cached", p.Cached, "took", p.Took.Round(time.Millisecond))
+	return g, nil
 }
 
 // retryDelay backs off 5 s, 20 s, 80 s… capped at 10 min.

@@ -76,6 +76,10 @@ type Config struct {
 	FFmpeg            string
 	EncoderPreset     string
 	VideoEncoder      string // auto, libx264 or h264_nvenc; a worker resolves auto at start
+	CameraDevice      string // auto, cpu or cuda:N
+	CUDADriver        string
+	NVRTCLibrary      string
+	KernelCache       string
 	MaxSide           int
 	WorkerConcurrency int
 	EngineConcurrency int
@@ -149,6 +153,10 @@ func (c *Config) settings() []setting {
 		{"PAIMENG_FFMPEG", "ffmpeg", "ffmpeg binary", str(&c.FFmpeg)},
 		{"PAIMENG_ENCODER_PRESET", "veryfast", "libx264 preset (h264_nvenc takes p1 … p7; other values mean p4)", str(&c.EncoderPreset)},
 		{"PAIMENG_VIDEO_ENCODER", "auto", "H.264 encoder of workers: auto (h264_nvenc when a test encode works, else libx264), libx264 or h264_nvenc", str(&c.VideoEncoder)},
+		{"PAIMENG_CAMERA_DEVICE", "auto", "where the camera engine renders: auto (the first GPU when its kernels load, else the CPU), cpu, or cuda:N (the worker refuses to start if that GPU cannot be used)", str(&c.CameraDevice)},
+		{"PAIMENG_CUDA_DRIVER", "libcuda.so.1", "the CUDA driver library workers look for GPUs with", str(&c.CUDADriver)},
+		{"PAIMENG_NVRTC_LIBRARY", "", "NVIDIA's runtime compiler, which compiles the CUDA kernels at worker start (default: the system's libnvrtc.so.13, .12 or .11.2, /usr/local/cuda/lib64, then .cache/nvrtc as scripts/nvrtc.sh fetches it)", str(&c.NVRTCLibrary)},
+		{"PAIMENG_KERNEL_CACHE", "", "folder for compiled CUDA kernels, per device architecture and source (default $PAIMENG_DATA_DIR/kernels)", str(&c.KernelCache)},
 		{"PAIMENG_MAX_SIDE", "1280", "longest side of generated videos in pixels", in(&c.MaxSide)},
 		{"PAIMENG_WORKER_CONCURRENCY", "1", "jobs a worker renders at once", in(&c.WorkerConcurrency)},
 		{"PAIMENG_ENGINE_CONCURRENCY", "0", "engine runs a worker allows at once; 0: each job runs its engine, bounded only by PAIMENG_WORKER_CONCURRENCY; N > 0: N at most, while up to PAIMENG_WORKER_CONCURRENCY jobs fetch, encode and upload around them", in(&c.EngineConcurrency)},
@@ -195,6 +203,12 @@ func (c *Config) finish() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.ORTLibrary == "" {
 		c.ORTLibrary = findORT()
+	}
+	if c.KernelCache == "" {
+		c.KernelCache = filepath.Join(c.DataDir, "kernels")
+	}
+	if _, err := cameraDevice(c.CameraDevice); err != nil {
+		return fmt.Errorf("PAIMENG_CAMERA_DEVICE: %w", err)
 	}
 	if c.MaxSide < 64 || c.MaxSide > 4096 {
 		return fmt.Errorf("PAIMENG_MAX_SIDE must be between 64 and 4096, not %d", c.MaxSide)
@@ -337,6 +351,41 @@ func findORT() string {
 		}
 	}
 	return cands[0]
+}
+
+// nvrtcFallbacks are the copies of NVRTC scripts/nvrtc.sh fetches, tried
+// after the system's.
+func nvrtcFallbacks() []string {
+	cands := []string{filepath.Join(".cache", "nvrtc", "libnvrtc.so.11.2")}
+	if exe, err := os.Executable(); err == nil {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", ".cache", "nvrtc", "libnvrtc.so.11.2"))
+	}
+	var out []string
+	for _, p := range cands {
+		if abs, err := filepath.Abs(p); err == nil {
+			if _, err := os.Stat(abs); err == nil {
+				out = append(out, abs)
+			}
+		}
+	}
+	return out
+}
+
+// cameraDevice reads PAIMENG_CAMERA_DEVICE: -1 for auto, -2 for cpu, else
+// the GPU ordinal.
+func cameraDevice(v string) (int, error) {
+	switch v {
+	case "auto", "":
+		return -1, nil
+	case "cpu":
+		return -2, nil
+	}
+	if n, ok := strings.CutPrefix(v, "cuda:"); ok {
+		if i, err := strconv.Atoi(n); err == nil && i >= 0 && i < 64 {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not auto, cpu or cuda:N", v)
 }
 
 func setInt64(p *int64) func(string) error {
