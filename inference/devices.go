@@ -8,7 +8,7 @@ import (
 )
 
 // learnedComponents are a learned engine's components, the heaviest first.
-var learnedComponents = []string{model.CompDenoiser, model.CompVAEDecoder, model.CompVAEEncoder, model.CompImageEncoder, model.CompTextEncoder}
+var learnedComponents = []string{model.CompDenoiser, model.CompDenoiserLowNoise, model.CompVAEDecoder, model.CompVAEEncoder, model.CompImageEncoder, model.CompTextEncoder}
 
 // DeviceName names the device p runs on: "cpu", or the provider and its
 // ordinal ("cuda:0", "tensorrt:1"), without options.

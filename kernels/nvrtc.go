@@ -143,7 +143,7 @@ type Program struct {
 
 // CompileOptions are the NVRTC options every compile uses: float operations
 // are not fused, so results match the Go code the kernels mirror.
-var CompileOptions = []string{"--fmad=false", "--std=c++14", "-default-device"}
+var CompileOptions = []string{"--fmad=false", "--std=c++17", "-default-device"}
 
 // Compile compiles src for compute capability major.minor with NVRTC
 // (library as loadNVRTC takes it). With cacheDir set, the result is kept
