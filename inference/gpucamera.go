@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	"math"
 	"strconv"
 	"sync"
@@ -327,11 +326,7 @@ func gpuPyramid(j *gpuJob, img, tail image.Image, ws, hs, levels int) (pyr, tabl
 func gpuPlanes(j *gpuJob, img image.Image, pyr kernels.Mem, ls []kernels.Level, ws, hs, levels int) error {
 	g := j.g
 	b := img.Bounds()
-	rgba, ok := img.(*image.RGBA)
-	if !ok || rgba.Stride != 4*b.Dx() {
-		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
-	}
+	rgba := packedRGBA(img)
 	w, h := b.Dx(), b.Dy()
 	cw, ch := (w+1)/2, (h+1)/2
 	src, err := j.upload(rgba.Pix[:4*w*h])

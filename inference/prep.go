@@ -15,11 +15,7 @@ import (
 // size with an antialiased triangle filter (half-pixel centres).
 func toPlanes(img image.Image, ws, hs int) (y, u, v plane) {
 	b := img.Bounds()
-	rgba, ok := img.(*image.RGBA)
-	if !ok || rgba.Stride != 4*b.Dx() {
-		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
-	}
+	rgba := packedRGBA(img)
 	w, h := b.Dx(), b.Dy()
 	cw, ch := (w+1)/2, (h+1)/2
 	m, off := rgbToYUV709()
@@ -53,6 +49,18 @@ func toPlanes(img image.Image, ws, hs int) (y, u, v plane) {
 		}
 	})
 	return resize(fy, ws, hs), resize(fu, ws/2, hs/2), resize(fv, ws/2, hs/2)
+}
+
+// packedRGBA returns img as RGBA with rows 4·width bytes apart, from the
+// origin: img itself when it already is.
+func packedRGBA(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	rgba, ok := img.(*image.RGBA)
+	if !ok || rgba.Stride != 4*b.Dx() {
+		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
+	}
+	return rgba
 }
 
 // parallelRows runs f over [0, n) split into one band per core.

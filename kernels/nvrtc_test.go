@@ -1,27 +1,19 @@
-package kernels
+package kernels_test
 
 import (
 	"bytes"
 	"os"
 	"strings"
 	"testing"
-)
 
-// nvrtcLibrary is the NVRTC the tests compile with: PAIMENG_NVRTC_LIBRARY,
-// which scripts/test.sh points at the copy scripts/nvrtc.sh fetches.
-func nvrtcLibrary(t testing.TB) string {
-	t.Helper()
-	lib := os.Getenv("PAIMENG_NVRTC_LIBRARY")
-	if lib == "" {
-		t.Fatal("PAIMENG_NVRTC_LIBRARY is not set: run the tests with make test, or scripts/nvrtc.sh and PAIMENG_NVRTC_LIBRARY=$PWD/.cache/nvrtc/libnvrtc.so.11.2")
-	}
-	return lib
-}
+	"github.com/paimeng/paimeng/kernels"
+	"github.com/paimeng/paimeng/kernels/kerneltest"
+)
 
 // The kernels compile for the architectures paimeng runs on: a CUBIN for
 // those NVRTC knows, PTX for the newest it knows when the device is newer.
 func TestCompileKernels(t *testing.T) {
-	lib := nvrtcLibrary(t)
+	lib := kerneltest.NVRTC(t)
 	for _, c := range []struct {
 		major, minor int
 		arch, kind   string
@@ -32,7 +24,7 @@ func TestCompileKernels(t *testing.T) {
 		{7, 5, "sm_75", "cubin"}, // T4
 		{12, 0, "", "ptx"},       // newer than this NVRTC: PTX, finished by the driver
 	} {
-		p, err := Compile(Source, lib, c.major, c.minor, "")
+		p, err := kernels.Compile(kernels.Source, lib, c.major, c.minor, "")
 		if err != nil {
 			t.Fatalf("%d.%d: %v", c.major, c.minor, err)
 		}
@@ -49,7 +41,7 @@ func TestCompileKernels(t *testing.T) {
 				t.Errorf("PTX for %s", p.Arch)
 			}
 		}
-		for _, k := range Kernels {
+		for _, k := range kernels.Kernels {
 			if !bytes.Contains(p.Image, []byte(k)) {
 				t.Errorf("%s: kernel %s missing from the image", p.Arch, k)
 			}
@@ -61,24 +53,24 @@ func TestCompileKernels(t *testing.T) {
 // A compiled program is kept on disk per source, options, NVRTC version
 // and architecture, and read back instead of compiling again.
 func TestCompileCache(t *testing.T) {
-	lib := nvrtcLibrary(t)
+	lib := kerneltest.NVRTC(t)
 	dir := t.TempDir()
-	a, err := Compile(Source, lib, 9, 0, dir)
+	a, err := kernels.Compile(kernels.Source, lib, 9, 0, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Compile(Source, lib, 9, 0, dir)
+	b, err := kernels.Compile(kernels.Source, lib, 9, 0, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Cached || !b.Cached || !bytes.Equal(a.Image, b.Image) {
 		t.Errorf("first cached=%v, second cached=%v, same=%v", a.Cached, b.Cached, bytes.Equal(a.Image, b.Image))
 	}
-	c, err := Compile(Source, lib, 8, 0, dir)
+	c, err := kernels.Compile(kernels.Source, lib, 8, 0, dir)
 	if err != nil || c.Cached {
 		t.Errorf("another architecture: cached=%v, %v", c != nil && c.Cached, err)
 	}
-	d, err := Compile(Source+"\n// changed\n", lib, 9, 0, dir)
+	d, err := kernels.Compile(kernels.Source+"\n// changed\n", lib, 9, 0, dir)
 	if err != nil || d.Cached {
 		t.Errorf("changed source: cached=%v, %v", d != nil && d.Cached, err)
 	}
@@ -90,8 +82,8 @@ func TestCompileCache(t *testing.T) {
 
 // A source that does not compile gives NVRTC's log with the line.
 func TestCompileError(t *testing.T) {
-	lib := nvrtcLibrary(t)
-	_, err := Compile("extern \"C\" __global__ void broken(int* p) {\n\tp[0] = undefined_name;\n}\n", lib, 9, 0, "")
+	lib := kerneltest.NVRTC(t)
+	_, err := kernels.Compile("extern \"C\" __global__ void broken(int* p) {\n\tp[0] = undefined_name;\n}\n", lib, 9, 0, "")
 	if err == nil {
 		t.Fatal("broken source compiled")
 	}
@@ -100,7 +92,7 @@ func TestCompileError(t *testing.T) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
 	}
-	_, err = Compile(Source, "/nonexistent/libnvrtc.so.12", 9, 0, "")
+	_, err = kernels.Compile(kernels.Source, "/nonexistent/libnvrtc.so.12", 9, 0, "")
 	if err == nil || !strings.Contains(err.Error(), "no usable NVRTC library") || !strings.Contains(err.Error(), "/nonexistent/libnvrtc.so.12") {
 		t.Errorf("missing library: %v", err)
 	}

@@ -59,6 +59,12 @@ func startApp(t *testing.T, cfg *Config, roles Roles) *App {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	return startWithLog(t, cfg, roles, log)
+}
+
+// startWithLog is startApp logging to log.
+func startWithLog(t *testing.T, cfg *Config, roles Roles, log *slog.Logger) *App {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := NewApp(ctx, cfg, roles, log)
 	if err != nil {

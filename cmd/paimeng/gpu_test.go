@@ -20,27 +20,7 @@ import (
 func startLogged(t *testing.T, cfg *Config, roles Roles) (*App, *testenv.LogBuffer) {
 	t.Helper()
 	logs := &testenv.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := NewApp(ctx, cfg, roles, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		cancel()
-		t.Fatalf("%v\n%s", err, logs.String())
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("app did not stop")
-		}
-		app.Close()
-	})
-	return app, logs
+	return startWithLog(t, cfg, roles, slog.New(slog.NewTextHandler(logs, nil))), logs
 }
 
 // waitLog waits until the log holds text.
