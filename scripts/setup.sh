@@ -70,3 +70,10 @@ if ! sha_ok "$ORT_LIB"; then
 	fi
 	mv "$ORT_LIB.tmp" "$ORT_LIB"
 fi
+
+# On a machine with the CUDA driver but no NVRTC of its own, fetch one so
+# the worker can compile its CUDA kernels (the camera engine otherwise runs
+# on the CPU, and says why).
+if [ "$mode" = run ] && ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1' && ! ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so' && ! ls /usr/local/cuda/lib64/libnvrtc.so* >/dev/null 2>&1; then
+	scripts/nvrtc.sh || echo "setup: could not fetch NVRTC; the camera engine will run on the CPU" >&2
+fi
