@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/paimeng/paimeng/inference/sample"
@@ -28,13 +27,6 @@ type SelfCheckOptions struct {
 	// Detect lists the GPUs to name the device a CUDA or TensorRT session
 	// got (default kernels.Detect).
 	Detect func() (kernels.Devices, error)
-}
-
-// ProviderFallback is a requested execution provider the session could not
-// use, and ONNX Runtime's reason.
-type ProviderFallback struct {
-	Provider string // in spec form, with options
-	Reason   string
 }
 
 // SelfCheckReport is what SelfCheck found.
@@ -160,12 +152,10 @@ func SelfCheck(ctx context.Context, providers []Provider, opt SelfCheckOptions) 
 	if opt.Logger != nil {
 		next = opt.Logger.Handler()
 	}
-	rec := &fallbackRecorder{next: next, st: &fallbackState{}}
-
 	start := time.Now()
-	s, err := NewSession(onnx, SessionConfig{Name: "self-check", Providers: providers, Logger: slog.New(rec)})
+	s, err := NewSession(onnx, SessionConfig{Name: "self-check", Providers: providers, Logger: slog.New(next),
+		OnFallback: func(f ProviderFallback) { rep.Fallbacks = append(rep.Fallbacks, f) }})
 	rep.LoadTime = time.Since(start)
-	rep.Fallbacks = rec.st.list()
 	if err != nil {
 		return fail("%w", err)
 	}
@@ -375,61 +365,4 @@ func (m *selfCheckModel) eval() []float32 {
 		}
 	}
 	return out
-}
-
-// fallbackRecorder passes records on to next and keeps the provider and
-// reason of each warning about a provider the session skipped (the
-// "provider" and "err" attributes newSession logs).
-type fallbackRecorder struct {
-	next slog.Handler
-	st   *fallbackState
-}
-
-type fallbackState struct {
-	mu    sync.Mutex
-	items []ProviderFallback
-}
-
-func (s *fallbackState) add(f ProviderFallback) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.items = append(s.items, f)
-}
-
-func (s *fallbackState) list() []ProviderFallback {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.items)
-}
-
-func (r *fallbackRecorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r *fallbackRecorder) Handle(ctx context.Context, rec slog.Record) error {
-	if rec.Level >= slog.LevelWarn {
-		var f ProviderFallback
-		rec.Attrs(func(a slog.Attr) bool {
-			switch a.Key {
-			case "provider":
-				f.Provider = a.Value.String()
-			case "err":
-				f.Reason = a.Value.String()
-			}
-			return true
-		})
-		if f.Provider != "" && f.Reason != "" {
-			r.st.add(f)
-		}
-	}
-	if !r.next.Enabled(ctx, rec.Level) {
-		return nil
-	}
-	return r.next.Handle(ctx, rec)
-}
-
-func (r *fallbackRecorder) WithAttrs(as []slog.Attr) slog.Handler {
-	return &fallbackRecorder{next: r.next.WithAttrs(as), st: r.st}
-}
-
-func (r *fallbackRecorder) WithGroup(name string) slog.Handler {
-	return &fallbackRecorder{next: r.next.WithGroup(name), st: r.st}
 }

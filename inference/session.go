@@ -73,6 +73,24 @@ type SessionConfig struct {
 	// Logger receives provider fallbacks and the ready line (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// OnFallback, when set, is also told of each requested provider the
+	// session skipped, as it is logged.
+	OnFallback func(ProviderFallback)
+}
+
+// ProviderFallback is a requested execution provider the session could not
+// use, and ONNX Runtime's reason.
+type ProviderFallback struct {
+	Provider string // in spec form, with options
+	Reason   string
+}
+
+// fellBack logs that p was skipped for err and tells cfg.OnFallback.
+func fellBack(cfg SessionConfig, log *slog.Logger, msg string, p Provider, err error, next string) {
+	log.Warn(msg, "session", cfg.Name, "provider", p.String(), "err", err, "next", next)
+	if cfg.OnFallback != nil {
+		cfg.OnFallback(ProviderFallback{Provider: p.String(), Reason: err.Error()})
+	}
 }
 
 // TensorInfo describes one model input or output. Dimensions that the model
@@ -203,9 +221,7 @@ func newSession(cfg SessionConfig,
 		if active[0].Name == ProviderCPU {
 			return nil, fmt.Errorf("inference: %s: create session: %w", cfg.Name, err)
 		}
-		next := providerList(active[1:])
-		log.Warn("onnxruntime: session creation failed with execution provider, falling back",
-			"session", cfg.Name, "provider", active[0].String(), "err", err, "next", next)
+		fellBack(cfg, log, "onnxruntime: session creation failed with execution provider, falling back", active[0], err, providerList(active[1:]))
 		cands = active[1:]
 	}
 	liveORT.Add(1)
@@ -258,8 +274,7 @@ func sessionOptions(cfg SessionConfig, ps []Provider, log *slog.Logger) (*ort.Se
 			break
 		}
 		if err := appendProvider(o, p); err != nil {
-			log.Warn("onnxruntime: execution provider unavailable, falling back",
-				"session", cfg.Name, "provider", p.String(), "err", err, "next", providerList(ps[i+1:]))
+			fellBack(cfg, log, "onnxruntime: execution provider unavailable, falling back", p, err, providerList(ps[i+1:]))
 			continue
 		}
 		active = append(active, p)
