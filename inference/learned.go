@@ -87,8 +87,8 @@ const (
 // the buffer edges for a denoiser in layout bt_chw ([B·T, C, h, w]) and
 // for per-frame (rank 4) VAEs. A scalar timestep is fed as [1] to the
 // denoiser graph rewritten by model.VectorizeScalarInput, since
-// onnxruntime_go binds no rank-0 tensors; that needs a denoiser file
-// without external data.
+// onnxruntime_go binds no rank-0 tensors; its external data files, if any,
+// are read from the denoiser's folder.
 type LearnedEngine struct {
 	pkg         *model.Package
 	m           *model.Manifest
@@ -209,6 +209,7 @@ func (e *LearnedEngine) newSession(comp string) (*Session, error) {
 					e.m.Name, comp, model.RoleTimestep, err)
 			}
 			if ok { // else the graph's input is not a scalar: CheckIO says so
+				cfg.ExternalDataDir = filepath.Dir(path)
 				s, err := NewSession(data, cfg)
 				if err == nil {
 					e.vecT[comp] = vec

@@ -3,11 +3,20 @@ package inference
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/paimeng/paimeng"
+	pb "github.com/paimeng/paimeng/inference/internal/onnxpb"
 	"github.com/paimeng/paimeng/inference/model"
 	"github.com/paimeng/paimeng/inference/sample"
 )
@@ -478,6 +487,23 @@ func TestLearnedScalarTimestep(t *testing.T) {
 	if !found {
 		t.Errorf("inputs %v", es.sessions[model.CompDenoiser].Inputs())
 	}
+	// With its weights in an external data file the rewritten graph, loaded
+	// from memory, finds them in the denoiser's folder.
+	dir, _ := writeTiny(t, TinyOptions{Seed: 16, ScalarTimestep: true})
+	if n := externalizeWeights(t, filepath.Join(dir, "denoiser.onnx"), "weights/denoiser.bin"); n < 10 {
+		t.Fatalf("%d tensors moved out", n)
+	}
+	pe, err := model.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pe.Signatures[model.CompDenoiser].ExternalData; !slices.Equal(got, []string{"weights/denoiser.bin"}) {
+		t.Fatalf("external data %q", got)
+	}
+	if b := generate(t, newLearned(t, pe), in, nil); !sameClip(a, b) {
+		t.Error("the scalar timestep with external data gives another clip")
+	}
+
 	// A manifest that says scalar for a [B] graph is refused, naming the field.
 	_, p := writeTiny(t, TinyOptions{Seed: 16})
 	ts := p.Component(model.CompDenoiser).Inputs[model.RoleTimestep]
@@ -531,4 +557,66 @@ func TestLearnedVariantsSteadyState(t *testing.T) {
 		}
 		j.close()
 	}
+}
+
+// externalizeWeights moves the float32 initializers of the ONNX file at
+// path into the external data file rel (relative to its folder), as
+// exporters do for large models, and returns how many it moved.
+func externalizeWeights(t *testing.T, path, rel string) int {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pb.ModelProto
+	if err := proto.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	moved := 0
+	for _, init := range m.Graph.Initializer {
+		if init.DataType != int32(Float32) {
+			continue
+		}
+		b := init.RawData
+		if len(init.FloatData) > 0 {
+			b = make([]byte, 0, 4*len(init.FloatData))
+			for _, f := range init.FloatData {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+			}
+		}
+		if len(b) < 64 {
+			continue
+		}
+		var ext []byte // external_data (13) entries {key 1, value 2}, data_location (14) = EXTERNAL
+		for _, kv := range [][2]string{{"location", rel}, {"offset", strconv.Itoa(len(data))}, {"length", strconv.Itoa(len(b))}} {
+			var e []byte
+			e = protowire.AppendTag(e, 1, protowire.BytesType)
+			e = protowire.AppendString(e, kv[0])
+			e = protowire.AppendTag(e, 2, protowire.BytesType)
+			e = protowire.AppendString(e, kv[1])
+			ext = protowire.AppendTag(ext, 13, protowire.BytesType)
+			ext = protowire.AppendBytes(ext, e)
+		}
+		ext = protowire.AppendTag(ext, 14, protowire.VarintType)
+		ext = protowire.AppendVarint(ext, 1)
+		init.ProtoReflect().SetUnknown(ext)
+		init.RawData, init.FloatData = nil, nil
+		data = append(data, b...)
+		moved++
+	}
+	out, err := proto.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(path), filepath.Dir(rel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), rel), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return moved
 }

@@ -30,6 +30,8 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	onnxmodel "github.com/paimeng/paimeng/inference/model"
 )
 
 // GraphOpt is the graph optimisation level applied when a session loads.
@@ -76,6 +78,11 @@ type SessionConfig struct {
 	// OnFallback, when set, is also told of each requested provider the
 	// session skipped, as it is logged.
 	OnFallback func(ProviderFallback)
+	// ExternalDataDir is the folder in which a model given as bytes
+	// (NewSession) finds the external data files its graph names; empty,
+	// such a model must hold all its weights. NewSessionFromFile looks
+	// next to the file and ignores it.
+	ExternalDataDir string
 }
 
 // ProviderFallback is a requested execution provider the session could not
@@ -125,11 +132,46 @@ func NewSession(model []byte, cfg SessionConfig) (*Session, error) {
 	if len(model) == 0 {
 		return nil, errors.New("inference: empty model")
 	}
-	return newSession(cfg, func(o *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
-		return ort.NewDynamicAdvancedSessionWithONNXData(model, nil, nil, o)
-	}, func() ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+	info := func() ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
 		return ort.GetInputOutputInfoWithONNXData(model)
-	})
+	}
+	if cfg.ExternalDataDir != "" {
+		// ONNX Runtime's information session takes no options, so it
+		// could not find the weights: read the graph's declarations.
+		info = func() ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+			sig, err := onnxmodel.ParseSignature(model)
+			if err != nil {
+				return nil, nil, err
+			}
+			return declaredInfos(sig.Inputs), declaredInfos(sig.Outputs), nil
+		}
+	}
+	return newSession(cfg, func(o *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+		if cfg.ExternalDataDir != "" {
+			if err := o.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", cfg.ExternalDataDir); err != nil {
+				return nil, fmt.Errorf("external data folder: %w", err)
+			}
+		}
+		return ort.NewDynamicAdvancedSessionWithONNXData(model, nil, nil, o)
+	}, info)
+}
+
+// declaredInfos converts a graph's declared inputs or outputs; symbolic and
+// unknown dimensions become -1, as ONNX Runtime reports them.
+func declaredInfos(ts []onnxmodel.TensorInfo) []ort.InputOutputInfo {
+	out := make([]ort.InputOutputInfo, len(ts))
+	for i, t := range ts {
+		dims := make([]int64, len(t.Shape))
+		for j, d := range t.Shape {
+			dims[j] = -1
+			if d.Fixed() && d.Size > 0 {
+				dims[j] = d.Size
+			}
+		}
+		out[i] = ort.InputOutputInfo{Name: t.Name, OrtValueType: ort.ONNXTypeTensor,
+			Dimensions: ort.NewShape(dims...), DataType: ort.TensorElementDataType(t.DType)}
+	}
+	return out
 }
 
 // NewSessionFromFile loads a model from an .onnx file (external weight files

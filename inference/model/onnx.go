@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -165,14 +166,23 @@ func ReadSignature(path string) (*Signature, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() == 0 {
+	return readSignature(f, st.Size())
+}
+
+// ParseSignature is ReadSignature for a model held in memory.
+func ParseSignature(data []byte) (*Signature, error) {
+	return readSignature(bytes.NewReader(data), int64(len(data)))
+}
+
+func readSignature(r io.ReaderAt, size int64) (*Signature, error) {
+	if size == 0 {
 		return nil, errors.New("empty file")
 	}
-	s := &scanner{r: f, size: st.Size()}
+	s := &scanner{r: r, size: size}
 	sig := &Signature{Opsets: map[string]int64{}}
 	var graph [2]int64
 	hasGraph := false
-	err = s.fields(0, s.size, func(num protowire.Number, typ protowire.Type, start, end int64) error {
+	err := s.fields(0, s.size, func(num protowire.Number, typ protowire.Type, start, end int64) error {
 		switch {
 		case num == 1 && typ == protowire.VarintType: // ir_version
 			v, _, err := s.varint(start)

@@ -19,9 +19,9 @@ import (
 //
 // ok is false, with no data, when the input is not a scalar (its declared
 // rank is 1 or more): there is nothing to rewrite. The rewritten model is
-// meant to be loaded from memory, where ONNX Runtime resolves no external
-// data files next to the original, so a model with external data is
-// refused.
+// meant to be loaded from memory; external data stays in its files, named
+// relative to the original's folder, which the session loading the result
+// must be told (inference.SessionConfig.ExternalDataDir).
 func VectorizeScalarInput(path, name string) (data []byte, vector string, ok bool, err error) {
 	sig, err := ReadSignature(path)
 	if err != nil {
@@ -38,8 +38,6 @@ func VectorizeScalarInput(path, name string) (data []byte, vector string, ok boo
 		return nil, "", false, fmt.Errorf("%s: graph has no input %q", path, name)
 	case in.HasShape && len(in.Shape) > 0:
 		return nil, "", false, nil
-	case len(sig.ExternalData) > 0:
-		return nil, "", false, fmt.Errorf("%s: the scalar input %q can only be rewritten in a model without external data files (it has %s)", path, name, quoteList(sig.ExternalData))
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -407,13 +407,22 @@ func TestVectorizeScalarInput(t *testing.T) {
 	if _, _, _, err := VectorizeScalarInput(path, "u"); err == nil {
 		t.Fatal("missing input accepted")
 	}
-	// External data is refused: the result is loaded from memory.
+	// External data stays external: the result names the same file,
+	// relative to the original's folder.
 	ext := filepath.Join(dir, "ext.onnx")
 	scalarModel(t, ext, "x", true)
 	if _, _, err := ort.GetInputOutputInfo(ext); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := VectorizeScalarInput(ext, "t"); err == nil || !strings.Contains(err.Error(), `"one.bin"`) {
-		t.Fatalf("external data: %v", err)
+	data, vec, ok, err = VectorizeScalarInput(ext, "t")
+	if err != nil || !ok {
+		t.Fatalf("external data: %v %v", ok, err)
+	}
+	sig, err := ParseSignature(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sig.ExternalData) != 1 || sig.ExternalData[0] != "one.bin" || len(sig.Inputs) != 2 || sig.Inputs[0].Name != vec || len(sig.Inputs[0].Shape) != 1 {
+		t.Fatalf("rewritten signature %+v", sig)
 	}
 }
