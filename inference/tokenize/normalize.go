@@ -1,6 +1,7 @@
 package tokenize
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -139,7 +140,30 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 			return re.ReplaceAllLiteralString(s, c.Content)
 		}), nil
 	case "Precompiled":
-		return normalizerFunc(precompiledApprox), nil
+		var c struct {
+			Charsmap *string `json:"precompiled_charsmap"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Precompiled: %w", err)
+		}
+		// An empty table means no normalization, as in SentencePiece
+		// (a model trained with the "identity" rule has none). The
+		// tokenizers library refuses to load such a file ("Cannot parse
+		// precompiled_charsmap") and its converters leave the normalizer
+		// out instead, so no file it writes has one; accepting it keeps
+		// hand-made files loading with the meaning SentencePiece gives it.
+		if c.Charsmap == nil || *c.Charsmap == "" {
+			return nil, nil
+		}
+		blob, err := base64.StdEncoding.DecodeString(*c.Charsmap)
+		if err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Precompiled: precompiled_charsmap: %w", err)
+		}
+		cm, err := parseCharsmap(blob)
+		if err != nil {
+			return nil, fmt.Errorf("tokenize: normalizer Precompiled: %w", err)
+		}
+		return normalizerFunc(cm.normalizeHF), nil
 	}
 	return nil, fmt.Errorf("tokenize: unsupported normalizer type %q", typ)
 }
@@ -153,49 +177,6 @@ func stripAccents(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// precompiledApprox stands in for the Precompiled normalizer, whose base64
-// charsmap is SentencePiece's compiled nmt_nfkc table. It applies the rules
-// that table is built from:
-//
-//   - C0/C1 control characters other than whitespace (U+0001-U+0008, U+000B,
-//     U+000E-U+001F, U+007F, U+008F, U+009F) are removed;
-//   - tab, LF, FF, CR, NBSP, U+1680, U+2000-U+200F, U+2028, U+2029, U+202F,
-//     U+205F, U+2581 ("▁"), U+3000, U+FEFF and U+FFFD become a plain space;
-//   - everything else is NFKC-normalized, except that U+FF5E (fullwidth tilde)
-//     is kept as is.
-//
-// The charsmap itself is not read. Where this differs from the compiled
-// table: the table was built from an older Unicode version than x/text's
-// NFKC, so characters added to Unicode since then (new CJK compatibility
-// ideographs, new letterlike symbols) may normalize here but pass through
-// unchanged in SentencePiece; the table also applies its replacements per
-// grapheme cluster, so a handful of multi-character sequences it lists
-// explicitly can come out differently. Plain text in Latin, CJK and other
-// common scripts, fullwidth forms, compatibility ligatures, and whitespace and
-// control characters normalize the same. This is the rule set transformers.js
-// uses for the same component.
-func precompiledApprox(s string) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r >= 0x01 && r <= 0x08, r == 0x0B, r >= 0x0E && r <= 0x1F, r == 0x7F, r == 0x8F, r == 0x9F:
-			return -1
-		case r == 0x09, r == 0x0A, r == 0x0C, r == 0x0D, r == 0xA0, r == 0x1680,
-			r >= 0x2000 && r <= 0x200F, r == 0x2028, r == 0x2029, r == 0x202F, r == 0x205F,
-			r == 0x2581, r == 0x3000, r == 0xFEFF, r == 0xFFFD:
-			return ' '
-		}
-		return r
-	}, s)
-	if !strings.ContainsRune(s, 0xFF5E) {
-		return norm.NFKC.String(s)
-	}
-	parts := strings.Split(s, "\uFF5E")
-	for i, p := range parts {
-		parts[i] = norm.NFKC.String(p)
-	}
-	return strings.Join(parts, "\uFF5E")
 }
 
 // compileOniguruma compiles a pattern written for Oniguruma (the engine the

@@ -14,8 +14,9 @@
 // the component and its type, rather than silently producing different ids.
 //
 // Supported: models Unigram and BPE; normalizers Sequence, NFC, NFD, NFKC,
-// NFKD, Lowercase, StripAccents, Strip, Prepend, Replace and Precompiled (by
-// rule, see precompiledApprox); pre-tokenizers Sequence, Metaspace,
+// NFKD, Lowercase, StripAccents, Strip, Prepend, Replace and Precompiled
+// (SentencePiece's compiled table, read as the library reads it: see
+// charsmap.go); pre-tokenizers Sequence, Metaspace,
 // ByteLevel, WhitespaceSplit, Whitespace, Split and Digits; post-processors
 // TemplateProcessing (single sequence), RobertaProcessing, BertProcessing,
 // ByteLevel and Sequence; added tokens with single_word, lstrip, rstrip and
