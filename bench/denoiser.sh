@@ -6,7 +6,10 @@
 # library, with the same thread counts and graph optimisation level.
 # Rounds are interleaved (Go, node, Go, node, …); the table shows medians:
 #   go_ns/step  node_ns/step  go/node  overhead (go/node − 1; goal ≤ 2%)
-# and each round's go/node (the spread shows how noisy the machine is).
+# and each round's go/node (the spread shows how noisy the machine is),
+# and each round's in-process split of the same Go steps: the share of a
+# step spent outside ONNX Runtime's Run (copies into and out of the bound
+# buffers, conversions), which the machine's noise does not move.
 # Run from anywhere, after make setup:
 #   bench/denoiser.sh
 # STEPS timed steps per side and round (default 30), ROUNDS (default 3),
@@ -52,11 +55,12 @@ for r in $(seq "$rounds"); do
 	out=$(cd bench && PAIMENG_DENOISER_DIR=$fix "$tmp/bench.test" -test.run '^$' \
 		-test.bench '^BenchmarkDenoiserStep$' -test.benchtime "${steps}x" -test.benchmem)
 	g=$(awk '$1 ~ /^BenchmarkDenoiserStep(-[0-9]+)?$/ {print $3}' <<<"$out")
-	[ -n "$g" ] || { echo "$out" >&2; echo "bench/denoiser.sh: no Go result" >&2; exit 1; }
+	o=$(awk '$1 ~ /^BenchmarkDenoiserStep(-[0-9]+)?$/ {for (i = 4; i <= NF; i++) if ($i == "go-overhead-%") print $(i - 1)}' <<<"$out")
+	[ -n "$g" ] && [ -n "$o" ] || { echo "$out" >&2; echo "bench/denoiser.sh: no Go result" >&2; exit 1; }
 	n=$(node bench/denoiser.mjs --dir "$fix" --steps "$steps" | awk '$1 == "ns/step" {print $2}')
 	[ -n "$n" ] || { echo "bench/denoiser.sh: no node result" >&2; exit 1; }
-	echo "round $r: go $g ns/step, node $n ns/step" >&2
-	echo "$g $n" >>"$results"
+	echo "round $r: go $g ns/step (outside ONNX Runtime's Run: $o%), node $n ns/step" >&2
+	echo "$g $n $o" >>"$results"
 done
 threads=$(sed -n 's/.*"threads": \([0-9]*\).*/\1/p' "$fix/denoiser.json")
 echo
@@ -68,3 +72,4 @@ awk -v g="$(cat "$tmp/g")" -v n="$(cat "$tmp/n")" 'BEGIN {
 	printf "%-14d %14d %8.4f %9.2f%%\n", g, n, g / n, (g / n - 1) * 100
 }'
 awk '{printf "%s%.4f", (NR > 1 ? " " : "per-round go/node: "), $1 / $2} END {print ""}' "$results"
+awk '{printf "%s%.3f%%", (NR > 1 ? " " : "per-round Go time outside ONNX Runtime'"'"'s Run, in process (same steps): "), $3} END {print ""}' "$results"

@@ -8,6 +8,7 @@ package inference
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/paimeng/paimeng"
 	"github.com/paimeng/paimeng/inference/sample"
@@ -21,6 +22,7 @@ import (
 type DenoiserStep struct {
 	j        *learnedJob
 	branches []sample.Branch
+	inRun    time.Duration
 }
 
 // DenoiserTensor is the content of one bound denoiser input.
@@ -48,8 +50,23 @@ func (e *LearnedEngine) NewDenoiserStep(in *paimeng.GenInput) (*DenoiserStep, er
 	if j.guided() {
 		s.branches = append(s.branches, sample.Unconditional)
 	}
+	for _, set := range []*denoiseSet{&j.denoiseSet, j.low} {
+		if set == nil {
+			continue
+		}
+		for _, c := range []*denoiseCall{set.pair, set.single[0], set.single[1]} {
+			if c != nil {
+				c.inRun = &s.inRun
+			}
+		}
+	}
 	return s, nil
 }
+
+// InRun is the time the steps so far spent inside ONNX Runtime's Run: the
+// rest of a step's time is the Go side's (copies in and out of the bound
+// buffers, conversions).
+func (s *DenoiserStep) InRun() time.Duration { return s.inRun }
 
 // Spec is the planned clip.
 func (s *DenoiserStep) Spec() paimeng.VideoSpec { return s.j.p.spec }
