@@ -42,6 +42,8 @@ import (
 
 // Tokenizer encodes text to token ids. It is safe for concurrent use.
 type Tokenizer struct {
+	kind       string    // "unigram" or "bpe"
+	spm        *spmModel // set for a SentencePiece model file; the fields below up to post are unused then
 	normalizer normalizer
 	pretok     preTokenizer
 	model      model
@@ -78,7 +80,8 @@ type fileFormat struct {
 	} `json:"padding"`
 }
 
-// Load reads and parses a tokenizer.json file.
+// Load reads and parses a tokenizer.json file or a SentencePiece model file
+// (see Parse).
 func Load(path string) (*Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -91,8 +94,17 @@ func Load(path string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// Parse builds a Tokenizer from the contents of a tokenizer.json file.
+// Parse builds a Tokenizer from the contents of a tokenizer.json file, or of
+// a SentencePiece model file (a serialized ModelProto, such as the
+// spiece.model of T5 and umT5 checkpoints), told apart by content. A
+// SentencePiece model must be of type UNIGRAM; it encodes as SentencePiece's
+// own encoder does, and Encode appends the end-of-sequence id as the
+// transformers T5Tokenizer does (when the model has one). Its padding id is
+// the model's pad_id, or 0 when it has none.
 func Parse(data []byte) (*Tokenizer, error) {
+	if looksLikeModelProto(data) {
+		return parseSPM(data)
+	}
 	var f fileFormat
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("tokenize: parsing tokenizer.json: %w", err)
@@ -153,6 +165,12 @@ func Parse(data []byte) (*Tokenizer, error) {
 		}
 	}
 	t.vocabSize = int(t.maxTokenID) + 1
+	switch t.model.(type) {
+	case *unigram:
+		t.kind = "unigram"
+	case *bpe:
+		t.kind = "bpe"
+	}
 
 	t.padID = 0
 	switch {
@@ -167,6 +185,31 @@ func Parse(data []byte) (*Tokenizer, error) {
 	}
 	return t, nil
 }
+
+func parseSPM(data []byte) (*Tokenizer, error) {
+	m, err := parseModelProto(data)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokenizer{kind: "unigram", spm: m, post: &postProcessor{}, vocabSize: len(m.pieces), tokenIDs: map[string]int32{}}
+	if m.eosID >= 0 {
+		t.post.suf = []int32{m.eosID}
+	}
+	if m.padID >= 0 {
+		t.padID = m.padID
+	}
+	for i, p := range m.pieces {
+		if _, dup := t.tokenIDs[p]; !dup {
+			t.tokenIDs[p] = int32(i)
+		}
+	}
+	t.maxTokenID = int32(len(m.pieces) - 1)
+	return t, nil
+}
+
+// ModelType is the kind of model: "unigram" (SentencePiece unigram, from a
+// tokenizer.json or a SentencePiece model file) or "bpe".
+func (t *Tokenizer) ModelType() string { return t.kind }
 
 func (t *Tokenizer) hasToken(s string) bool {
 	_, ok := t.tokenIDs[s]
@@ -195,7 +238,8 @@ func (t *Tokenizer) TokenID(token string) (int32, bool) {
 
 // Encode returns the ids of text, with the post-processor's special tokens
 // (for example T5's trailing </s>) added. Invalid UTF-8 is replaced by U+FFFD
-// first.
+// first (for a SentencePiece model file, each invalid byte by one U+FFFD, as
+// SentencePiece does).
 func (t *Tokenizer) Encode(text string) []int32 {
 	return t.post.apply(t.EncodeRaw(text))
 }
@@ -203,6 +247,10 @@ func (t *Tokenizer) Encode(text string) []int32 {
 // EncodeRaw returns the ids of text without the post-processor's special
 // tokens.
 func (t *Tokenizer) EncodeRaw(text string) []int32 {
+	if t.spm != nil {
+		// SentencePiece replaces each invalid byte itself.
+		return t.spm.encode(text, nil)
+	}
 	text = strings.ToValidUTF8(text, "\uFFFD")
 	var ids []int32
 	for _, seg := range t.splitAdded(text, t.rawIndex, 0) {
