@@ -296,7 +296,8 @@ func (m *metaspace) split(in []piece) []piece {
 	var out []piece
 	for _, p := range in {
 		s := strings.ReplaceAll(p.s, " ", m.replacement)
-		if !strings.HasPrefix(s, m.replacement) && (m.scheme == "always" || m.scheme == "first" && p.first) {
+		// The library's prepend does nothing to an empty string.
+		if s != "" && !strings.HasPrefix(s, m.replacement) && (m.scheme == "always" || m.scheme == "first" && p.first) {
 			s = m.replacement + s
 		}
 		q := piece{s: s, first: p.first}

@@ -42,6 +42,7 @@ type spmModel struct {
 	byteIDs             [256]int32
 	unkScore, maxScore  float32
 	cmap                *charsmap // nil: no normalization table
+	charsmapBlob        []byte
 	dummyPrefix         bool
 	removeExtraSpaces   bool
 	escapeSpaces        bool
@@ -173,6 +174,7 @@ func parseModelProto(data []byte) (*spmModel, error) {
 		return nil, fmt.Errorf("tokenize: SentencePiece model has no pieces")
 	}
 	if len(charsmap) > 0 {
+		m.charsmapBlob = charsmap
 		if m.cmap, err = parseCharsmap(charsmap); err != nil {
 			return nil, fmt.Errorf("tokenize: SentencePiece model: %w", err)
 		}
