@@ -27,6 +27,7 @@ need g++ g++
 if [ "$mode" = test ]; then
 	need redis-server redis-server
 	need redis-cli redis-tools
+	need spm_encode sentencepiece # SentencePiece's reference encoder, for the tokenizer's live comparison
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
 		missing+=(postgresql)
 	fi

@@ -3,12 +3,16 @@ package tokenize
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // readLines splits a fixture file into lines, keeping every other byte
@@ -177,5 +181,93 @@ func TestSPMFixtureAsTokenizerJSON(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestSPMModelAPI(t *testing.T) {
+	data, err := os.ReadFile("testdata/spm_t5.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recognised by content, whatever the file is called.
+	path := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.ModelType() != "unigram" || tk.PadID() != 0 || tk.VocabSize() != len(tk.spm.pieces) {
+		t.Errorf("type %q pad %d vocabulary %d", tk.ModelType(), tk.PadID(), tk.VocabSize())
+	}
+	for tok, want := range map[string]int32{"<pad>": 0, "</s>": 1, "<unk>": 2, "<cam>": 3, "<sep>": 4} {
+		if id, ok := tk.TokenID(tok); !ok || id != want {
+			t.Errorf("TokenID(%q) = %d %v, want %d", tok, id, ok, want)
+		}
+	}
+	raw := tk.EncodeRaw("a cat walks on a beach")
+	ids, mask := tk.EncodePadded("a cat walks on a beach", len(raw)+3)
+	want := append(append([]int32{}, raw...), 1, 0, 0)
+	if !reflect.DeepEqual(ids, want) || mask[len(raw)] != 1 || mask[len(raw)+1] != 0 {
+		t.Errorf("EncodePadded = %v %v, want %v", ids, mask, want)
+	}
+	if ids, _ := tk.EncodePadded("a cat walks on a beach", 3); !reflect.DeepEqual(ids, []int32{raw[0], raw[1], 1}) {
+		t.Errorf("truncated: %v", ids)
+	}
+	// A control piece's text is not matched in the input.
+	if got := tk.EncodeRaw("</s>"); reflect.DeepEqual(got, []int32{1}) {
+		t.Errorf("EncodeRaw(</s>) = %v", got)
+	}
+}
+
+// modelProto writes a minimal ModelProto.
+func modelProto(modelType int, pieces ...string) []byte {
+	var b []byte
+	for i, p := range pieces {
+		var sp []byte
+		sp = protowire.AppendTag(sp, 1, protowire.BytesType)
+		sp = protowire.AppendString(sp, p)
+		sp = protowire.AppendTag(sp, 2, protowire.Fixed32Type)
+		sp = protowire.AppendFixed32(sp, math.Float32bits(-1))
+		if i == 0 {
+			sp = protowire.AppendTag(sp, 3, protowire.VarintType)
+			sp = protowire.AppendVarint(sp, spmUnknown)
+		}
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, sp)
+	}
+	var ts []byte
+	ts = protowire.AppendTag(ts, 3, protowire.VarintType)
+	ts = protowire.AppendVarint(ts, uint64(modelType))
+	ts = protowire.AppendTag(ts, 43, protowire.VarintType)
+	ts = protowire.AppendVarint(ts, uint64(0xFFFFFFFFFFFFFFFF)) // pad_id -1
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	return protowire.AppendBytes(b, ts)
+}
+
+func TestSPMModelErrors(t *testing.T) {
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{
+		{modelProto(2, "<unk>", "a"), "type BPE is not supported"},
+		{modelProto(3, "<unk>", "a"), "type WORD is not supported"},
+		{modelProto(4, "<unk>", "a"), "type CHAR is not supported"},
+		{modelProto(9, "<unk>", "a"), "type 9 is not supported"},
+		{modelProto(1, "<unk>", "a", "a"), "duplicated"},
+		{modelProto(1, "<unk>", "a")[:9], "reading SentencePiece model"},
+	} {
+		if _, err := Parse(c.data); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want it to mention %q", err, c.want)
+		}
+	}
+	tk, err := Parse(modelProto(1, "<unk>", "▁a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// eos_id defaults to 2 ("b" here, as the proto's default says); no pad_id: 0.
+	if got := tk.Encode("a b"); !reflect.DeepEqual(got, []int32{1, 0, 2, 2}) || tk.PadID() != 0 {
+		t.Errorf("Encode = %v, PadID %d", got, tk.PadID())
 	}
 }
