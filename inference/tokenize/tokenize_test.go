@@ -311,7 +311,7 @@ func TestLongInput(t *testing.T) {
 }
 
 func FuzzEncode(f *testing.F) {
-	files := []string{"unigram_t5.json", "unigram_bytefallback.json", "bpe_gpt2.json", "bpe_clip.json", "bpe_prefix.json"}
+	files := []string{"unigram_t5.json", "unigram_bytefallback.json", "bpe_gpt2.json", "bpe_clip.json", "bpe_prefix.json", "spm_t5.model", "spm_bytes.model"}
 	var tks []*Tokenizer
 	for _, name := range files {
 		tks = append(tks, load(f, name))
