@@ -42,8 +42,8 @@ const (
 	SchedulerEDMEuler  = "edm_euler"
 )
 
-// Tokenizer kinds, the model types of tokenizer.json that package
-// inference/tokenize reads.
+// Tokenizer kinds, the model types package inference/tokenize reads (from a
+// tokenizer.json, or a SentencePiece model file for unigram).
 const (
 	TokenizerUnigram = "unigram"
 	TokenizerBPE     = "bpe"
@@ -221,7 +221,8 @@ type Defaults struct {
 type Text struct {
 	// Tokenizer is "unigram" or "bpe".
 	Tokenizer string `json:"tokenizer"`
-	// File is the tokenizer.json file, relative to the package folder.
+	// File is the tokenizer.json or SentencePiece model file (spiece.model),
+	// relative to the package folder.
 	File string `json:"file"`
 	// MaxLength is the padded token length L fed to the text encoder.
 	MaxLength int `json:"max_length"`

@@ -501,3 +501,37 @@ func TestExternalData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// text.file may be a SentencePiece model file (spiece.model, as T5 and
+// umT5 checkpoints ship it): Load reads it as a unigram tokenizer, and a
+// manifest that calls it bpe is refused.
+func TestSentencePieceTokenizerFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pkg")
+	if err := os.CopyFS(dir, os.DirFS("../testdata/torch-tiny")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Manifest.Text.File != "tokenizer/spiece.model" || p.Tokenizer == nil || p.Tokenizer.ModelType() != TokenizerUnigram {
+		t.Fatalf("text %+v, tokenizer %v", p.Manifest.Text, p.Tokenizer)
+	}
+	if ids := p.Tokenizer.Encode(""); len(ids) != 1 || ids[0] != 1 {
+		t.Errorf(`Encode("") = %v, want [1] (</s>)`, ids)
+	}
+	path := filepath.Join(dir, ManifestFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(data), `"tokenizer": "unigram"`, `"tokenizer": "bpe"`, 1)
+	if bad == string(data) {
+		t.Fatal("manifest has no unigram tokenizer")
+	}
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(dir)
+	wantErr(t, err, "tokenizer/spiece.model", "text.tokenizer", `manifest says "bpe"`, `"unigram"`)
+}

@@ -248,32 +248,14 @@ func checkOpsets(opsets map[string]int64) error {
 	return nil
 }
 
-// loadTokenizer loads a tokenizer.json and reports its model kind.
+// loadTokenizer loads a tokenizer.json or a SentencePiece model file and
+// reports its model kind.
 func loadTokenizer(path string) (*tokenize.Tokenizer, string, error) {
-	data, err := os.ReadFile(path)
+	tok, err := tokenize.Load(path)
 	if err != nil {
 		return nil, "", err
 	}
-	tok, err := tokenize.Parse(data)
-	if err != nil {
-		return nil, "", err
-	}
-	var h struct {
-		Model struct {
-			Type   string          `json:"type"`
-			Merges json.RawMessage `json:"merges"`
-		} `json:"model"`
-	}
-	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, "", err
-	}
-	switch {
-	case h.Model.Type == "Unigram":
-		return tok, TokenizerUnigram, nil
-	case h.Model.Type == "BPE", h.Model.Type == "" && len(h.Model.Merges) > 0:
-		return tok, TokenizerBPE, nil
-	}
-	return tok, strings.ToLower(h.Model.Type), nil
+	return tok, tok.ModelType(), nil
 }
 
 // jsonField extracts the field path of a JSON decoding error, if any.
