@@ -62,6 +62,35 @@ func TestGenLearnedEngine(t *testing.T) {
 	}
 }
 
+// paimeng gen --engine runs the package exported from PyTorch with
+// torch.onnx (inference/testdata/torch-tiny, scripts/torch-export.sh) as
+// an operator would deploy it: copied into the models folder.
+func TestGenTorchExportedModel(t *testing.T) {
+	models := t.TempDir()
+	if err := os.CopyFS(filepath.Join(models, "torch-tiny"), os.DirFS("../../inference/testdata/torch-tiny")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "in.jpg")
+	if err := os.WriteFile(img, jpegBytes(t, scene(300, 300)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PAIMENG_ORT_LIBRARY": testenv.ORTLibrary(t), "PAIMENG_MODELS_DIR": models, "PAIMENG_ENCODER_PRESET": "ultrafast"}
+	out := filepath.Join(dir, "out.mp4")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"gen", "--engine", "paimeng-torch-tiny", "--image", img, "--prompt", "镜头缓慢推近，夕阳下的海边", "--out", out},
+		func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
+		t.Fatalf("gen: %v\n%s", err, stderr.String())
+	}
+	info, err := media.Probe(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Width != 64 || info.Height != 64 || info.Frames != 9 || math.Abs(info.FPS-8) > 0.01 {
+		t.Errorf("probe %+v, want 64×64, 9 frames at 8 fps", info)
+	}
+}
+
 // A worker serving camera and the tiny model takes a job that names the
 // model through the API and delivers its video; the registry shows both
 // engines.
