@@ -62,13 +62,15 @@ func TestGenLearnedEngine(t *testing.T) {
 	}
 }
 
-// paimeng gen --engine runs the package exported from PyTorch with
-// torch.onnx (inference/testdata/torch-tiny, scripts/torch-export.sh) as
-// an operator would deploy it: copied into the models folder.
-func TestGenTorchExportedModel(t *testing.T) {
+// paimeng gen --engine runs the packages exported from PyTorch with
+// torch.onnx (inference/testdata/torch-tiny*, scripts/torch-export.sh) as
+// an operator would deploy them: copied into the models folder.
+func TestGenTorchExportedModels(t *testing.T) {
 	models := t.TempDir()
-	if err := os.CopyFS(filepath.Join(models, "torch-tiny"), os.DirFS("../../inference/testdata/torch-tiny")); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"torch-tiny", "torch-tiny-svd"} {
+		if err := os.CopyFS(filepath.Join(models, d), os.DirFS("../../inference/testdata/"+d)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir := t.TempDir()
 	img := filepath.Join(dir, "in.jpg")
@@ -76,18 +78,26 @@ func TestGenTorchExportedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"PAIMENG_ORT_LIBRARY": testenv.ORTLibrary(t), "PAIMENG_MODELS_DIR": models, "PAIMENG_ENCODER_PRESET": "ultrafast"}
-	out := filepath.Join(dir, "out.mp4")
-	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"gen", "--engine", "paimeng-torch-tiny", "--image", img, "--prompt", "镜头缓慢推近，夕阳下的海边", "--out", out},
-		func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
-		t.Fatalf("gen: %v\n%s", err, stderr.String())
-	}
-	info, err := media.Probe(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Width != 64 || info.Height != 64 || info.Frames != 9 || math.Abs(info.FPS-8) > 0.01 {
-		t.Errorf("probe %+v, want 64×64, 9 frames at 8 fps", info)
+	for _, c := range []struct {
+		engine      string
+		frames, fps int
+	}{
+		{"paimeng-torch-tiny", 9, 8},     // 5 s at 8 fps: 9 of {5, 9} is nearest
+		{"paimeng-torch-tiny-svd", 8, 6}, // 5 s at 6 fps: 8 of {6, 8}
+	} {
+		out := filepath.Join(dir, c.engine+".mp4")
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), []string{"gen", "--engine", c.engine, "--image", img, "--prompt", "镜头缓慢推近，夕阳下的海边", "--out", out},
+			func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
+			t.Fatalf("gen %s: %v\n%s", c.engine, err, stderr.String())
+		}
+		info, err := media.Probe(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Width != 64 || info.Height != 64 || info.Frames != c.frames || math.Abs(info.FPS-float64(c.fps)) > 0.01 {
+			t.Errorf("%s: probe %+v, want 64×64, %d frames at %d fps", c.engine, info, c.frames, c.fps)
+		}
 	}
 }
 
