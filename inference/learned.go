@@ -210,7 +210,9 @@ func (e *LearnedEngine) newSession(comp string) (*Session, error) {
 					e.m.Name, comp, model.RoleTimestep, err)
 			}
 			if ok { // else the graph's input is not a scalar: CheckIO says so
-				cfg.ExternalDataDir = filepath.Dir(path)
+				if len(e.pkg.Signatures[comp].ExternalData) > 0 {
+					cfg.ExternalDataDir = filepath.Dir(path)
+				}
 				s, err := NewSession(data, cfg)
 				if err == nil {
 					e.vecT[comp] = vec
