@@ -625,18 +625,22 @@ func (a *App) Run(ctx context.Context) error {
 		// Tell the front ends which engines this worker serves; the key
 		// goes when the worker stops (or expires if it dies).
 		reg, err := queue.NewRegistry(a.rdb).Register(ctx, "", a.served)
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// Stopped while starting: a clean stop, below.
+		case err != nil:
 			for _, s := range a.servers {
 				s.srv.Shutdown()
 			}
 			return err
+		default:
+			defer func() {
+				if err := reg.Close(); err != nil {
+					a.log.Warn("shutdown", "err", err)
+				}
+			}()
+			a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engine_concurrency", a.cfg.EngineConcurrency, "engines", strings.Join(a.served, ","), "ort", a.cfg.ORTLibrary)
 		}
-		defer func() {
-			if err := reg.Close(); err != nil {
-				a.log.Warn("shutdown", "err", err)
-			}
-		}()
-		a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "engine_concurrency", a.cfg.EngineConcurrency, "engines", strings.Join(a.served, ","), "ort", a.cfg.ORTLibrary)
 	}
 
 	if a.roles.Frontend {

@@ -134,6 +134,23 @@ func TestWorkerMetricsAddrAndDeviceLog(t *testing.T) {
 	t.Logf("log:\n%s", out)
 }
 
+// A worker stopped while it starts (before it has registered) stops
+// cleanly: Run returns no error.
+func TestWorkerStoppedWhileStarting(t *testing.T) {
+	cfg := testConfig(t, map[string]string{"PAIMENG_METRICS_ADDR": "127.0.0.1:0"})
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := NewApp(ctx, cfg, Roles{Worker: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer app.Close()
+	cancel()
+	if err := app.Run(ctx); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
 // fakeEngine returns err from Generate after waiting for release.
 type fakeEngine struct {
 	release chan struct{}
