@@ -251,6 +251,8 @@ const adminUsage = `admin commands:
   refund  --job ID [--reason TEXT]            give back the price of a succeeded job, once
   audit                                       recompute every balance from the ledger; exit 1 on drift
   model tiny --out DIR [--seed N] [--fp16]    write a tiny untrained model package (docs/models.md) to try the learned engine
+  model check [--ort-providers SPEC] DIR      check a model package as a worker loads it (manifest, files, tokenizer,
+                                              ONNX Runtime sessions) and say what it holds; exit 1 with the first problem
   selfcheck [--ort-providers SPEC]            run one inference on PAIMENG_ORT_PROVIDERS, compare it with the CPU, and say
                                               which provider and device it got and which video encoder a worker would use
   wechat menu [--file menu.json]              create the official account's custom menu (default: help, balance, leaderboard)`
@@ -293,10 +295,13 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	verb := args[0]
 	args = args[1:]
 	if verb == "model" {
-		if len(args) == 0 || args[0] != "tiny" {
-			return errors.New(adminUsage)
+		switch {
+		case len(args) > 0 && args[0] == "tiny":
+			return runModelTiny(args[1:], stdout, stderr)
+		case len(args) > 0 && args[0] == "check":
+			return runModelCheck(args[1:], getenv, stdout, stderr)
 		}
-		return runModelTiny(args[1:], stdout, stderr)
+		return errors.New(adminUsage)
 	}
 	if verb == "selfcheck" {
 		return runSelfCheck(ctx, args, getenv, stdout, stderr)

@@ -126,3 +126,37 @@ func TestDevLearnedEngineEndToEnd(t *testing.T) {
 		t.Errorf("worker serves %v", served)
 	}
 }
+
+// paimeng admin model check says what a package holds and that ONNX
+// Runtime sessions take it, and fails with the first problem found.
+func TestAdminModelCheck(t *testing.T) {
+	env := map[string]string{"PAIMENG_ORT_LIBRARY": testenv.ORTLibrary(t)}
+	getenv := func(k string) string { return env[k] }
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "model", "check", "../../inference/testdata/torch-tiny"}, getenv, &stdout, &stderr); err != nil {
+		t.Fatalf("check: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{`list it in PAIMENG_ENGINES as "paimeng-torch-tiny"`, "flow, flow_euler, 4 steps, guidance 3",
+		"tokenizer/spiece.model (unigram)", "denoiser.onnx", "sessions created on cpu", "\nok\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	broken := filepath.Join(t.TempDir(), "pkg")
+	if err := os.CopyFS(broken, os.DirFS("../../inference/testdata/torch-tiny-svd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(broken, "unet.onnx.data")); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	err := run(context.Background(), []string{"admin", "model", "check", broken}, getenv, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "unet.onnx.data") || !strings.Contains(err.Error(), "external data file missing") {
+		t.Errorf("missing external data: %v", err)
+	}
+	if err := run(context.Background(), []string{"admin", "model", "check"}, getenv, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "give the package folder") {
+		t.Errorf("no folder: %v", err)
+	}
+}
