@@ -232,16 +232,6 @@ func (e *LearnedEngine) denoiserRuns(comp string) int64 {
 	return 0
 }
 
-// ortInfos converts session tensor descriptions for Package.CheckIO.
-func ortInfos(ts []TensorInfo) []ort.InputOutputInfo {
-	out := make([]ort.InputOutputInfo, len(ts))
-	for i, t := range ts {
-		out[i] = ort.InputOutputInfo{Name: t.Name, OrtValueType: ort.ONNXTypeTensor,
-			Dimensions: ort.NewShape(t.Shape...), DataType: ort.TensorElementDataType(t.DType)}
-	}
-	return out
-}
-
 // fixedTail returns the dimensions of t from index from on, from the
 // session's graph or, where the graph leaves them symbolic, the manifest.
 func fixedTail(s *Session, t model.Tensor, from int) ([]int64, error) {

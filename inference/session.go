@@ -159,7 +159,7 @@ func NewSession(model []byte, cfg SessionConfig) (*Session, error) {
 // declaredInfos converts a graph's declared inputs or outputs; symbolic and
 // unknown dimensions become -1, as ONNX Runtime reports them.
 func declaredInfos(ts []onnxmodel.TensorInfo) []ort.InputOutputInfo {
-	out := make([]ort.InputOutputInfo, len(ts))
+	infos := make([]TensorInfo, len(ts))
 	for i, t := range ts {
 		dims := make([]int64, len(t.Shape))
 		for j, d := range t.Shape {
@@ -168,8 +168,17 @@ func declaredInfos(ts []onnxmodel.TensorInfo) []ort.InputOutputInfo {
 				dims[j] = d.Size
 			}
 		}
+		infos[i] = TensorInfo{Name: t.Name, DType: DType(t.DType), Shape: dims}
+	}
+	return ortInfos(infos)
+}
+
+// ortInfos converts tensor descriptions to ONNX Runtime's.
+func ortInfos(ts []TensorInfo) []ort.InputOutputInfo {
+	out := make([]ort.InputOutputInfo, len(ts))
+	for i, t := range ts {
 		out[i] = ort.InputOutputInfo{Name: t.Name, OrtValueType: ort.ONNXTypeTensor,
-			Dimensions: ort.NewShape(dims...), DataType: ort.TensorElementDataType(t.DType)}
+			Dimensions: ort.NewShape(t.Shape...), DataType: ort.TensorElementDataType(t.DType)}
 	}
 	return out
 }
