@@ -8,11 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paimeng/paimeng"
@@ -588,19 +586,7 @@ func externalizeWeights(t *testing.T, path, rel string) int {
 		if len(b) < 64 {
 			continue
 		}
-		var ext []byte // external_data (13) entries {key 1, value 2}, data_location (14) = EXTERNAL
-		for _, kv := range [][2]string{{"location", rel}, {"offset", strconv.Itoa(len(data))}, {"length", strconv.Itoa(len(b))}} {
-			var e []byte
-			e = protowire.AppendTag(e, 1, protowire.BytesType)
-			e = protowire.AppendString(e, kv[0])
-			e = protowire.AppendTag(e, 2, protowire.BytesType)
-			e = protowire.AppendString(e, kv[1])
-			ext = protowire.AppendTag(ext, 13, protowire.BytesType)
-			ext = protowire.AppendBytes(ext, e)
-		}
-		ext = protowire.AppendTag(ext, 14, protowire.VarintType)
-		ext = protowire.AppendVarint(ext, 1)
-		init.ProtoReflect().SetUnknown(ext)
+		pb.SetExternalData(init, rel, len(data), len(b))
 		init.RawData, init.FloatData = nil, nil
 		data = append(data, b...)
 		moved++

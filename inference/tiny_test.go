@@ -345,15 +345,7 @@ func TestTinyModelPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		return b, func(role string, out bool, shape ...int64) *Buffer {
-			tt := p.Component(comp).Inputs[role]
-			if out {
-				tt = p.Component(comp).Outputs[role]
-			}
-			buf, err := b.Alloc(tt.Name, shape...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return buf
+			return bufAt(t, p, b, comp, out, role, shape...)
 		}
 	}
 	must := func(err error) {

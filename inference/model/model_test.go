@@ -5,13 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/paimeng/paimeng/inference/internal/onnxpb"
@@ -456,23 +454,7 @@ func TestExternalData(t *testing.T) {
 	init := mp.Graph.Initializer[0]
 	data := init.RawData
 	init.RawData = nil
-	// external_data (13) entries {key 1, value 2} and data_location (14) = EXTERNAL.
-	entry := func(k, v string) []byte {
-		var e []byte
-		e = protowire.AppendTag(e, 1, protowire.BytesType)
-		e = protowire.AppendString(e, k)
-		e = protowire.AppendTag(e, 2, protowire.BytesType)
-		e = protowire.AppendString(e, v)
-		return e
-	}
-	var raw []byte
-	for _, kv := range [][2]string{{"location", "weights/vae_decoder.bin"}, {"offset", "0"}, {"length", strconv.Itoa(len(data))}} {
-		raw = protowire.AppendTag(raw, 13, protowire.BytesType)
-		raw = protowire.AppendBytes(raw, entry(kv[0], kv[1]))
-	}
-	raw = protowire.AppendTag(raw, 14, protowire.VarintType)
-	raw = protowire.AppendVarint(raw, 1)
-	init.ProtoReflect().SetUnknown(raw)
+	pb.SetExternalData(init, "weights/vae_decoder.bin", 0, len(data))
 	if b, err = proto.Marshal(&mp); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/paimeng/paimeng/inference/internal/onnxpb"
@@ -315,19 +314,7 @@ func scalarModel(t *testing.T, path, xName string, external bool) {
 	one := &pb.TensorProto{Name: "one", DataType: Float32.ONNX(), Dims: []int64{1}, FloatData: []float32{1}}
 	if external {
 		one.FloatData = nil
-		var raw []byte
-		for _, kv := range [][2]string{{"location", "one.bin"}, {"offset", "0"}, {"length", "4"}} {
-			var e []byte
-			e = protowire.AppendTag(e, 1, protowire.BytesType)
-			e = protowire.AppendString(e, kv[0])
-			e = protowire.AppendTag(e, 2, protowire.BytesType)
-			e = protowire.AppendString(e, kv[1])
-			raw = protowire.AppendTag(raw, 13, protowire.BytesType)
-			raw = protowire.AppendBytes(raw, e)
-		}
-		raw = protowire.AppendTag(raw, 14, protowire.VarintType)
-		raw = protowire.AppendVarint(raw, 1)
-		one.ProtoReflect().SetUnknown(raw)
+		pb.SetExternalData(one, "one.bin", 0, 4)
 		if err := os.WriteFile(filepath.Join(filepath.Dir(path), "one.bin"), []byte{0, 0, 0x80, 0x3f}, 0o644); err != nil {
 			t.Fatal(err)
 		}
